@@ -1,0 +1,31 @@
+# Two commands set everything up on a fresh machine: `make install`, then `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test lint eval bench chat run
+
+install:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch is pinned in pyproject.toml to the CPU build; install it first so nothing pulls CUDA.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+test:
+	$(BIN)/python -m pytest -q
+
+lint:
+	$(BIN)/ruff check bot tests
+
+eval:
+	$(BIN)/python -m bot.eval ../shared/eval/dev_questions.jsonl eval/extra_questions.jsonl
+
+bench:
+	$(BIN)/python -m bot.bench
+
+chat:
+	$(BIN)/python -m bot chat
+
+run:
+	$(BIN)/python -m bot run

@@ -1,0 +1,29 @@
+"""Answer questions about documents by quoting them: retrieval core, console and Telegram bot.
+
+The public retrieval API, used by the console and the Telegram layer alike:
+
+    from bot import Searcher, Answer, Quote, Context, open_services
+
+Names are imported on first use, so `python -m bot --help` stays fast.
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "Answer": "bot.answers",
+    "Quote": "bot.answers",
+    "Context": "bot.answers",
+    "Hit": "bot.answers",
+    "Searcher": "bot.search",
+    "Conversation": "bot.conversation",
+    "Services": "bot.app",
+    "open_services": "bot.app",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'bot' has no attribute {name!r}")

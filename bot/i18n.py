@@ -1,0 +1,113 @@
+"""German and English texts of the bot. `text(key, lang, **values)` picks and fills one."""
+
+from __future__ import annotations
+
+LANGUAGES = ("de", "en")
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "start": {
+        "de": "Hallo! Ich beantworte Fragen zu einem Dokument, indem ich es wörtlich zitiere.",
+        "en": "Hello! I answer questions about a document by quoting it word for word.",
+    },
+    "document_line": {
+        "de": "Dokument: <b>{title}</b>{date} (Sprache: {language})",
+        "en": "Document: <b>{title}</b>{date} (language: {language})",
+    },
+    "documents_line": {
+        "de": "Ich kenne {count} Dokumente, darunter <b>{title}</b>.",
+        "en": "I know {count} documents, among them <b>{title}</b>.",
+    },
+    "how_to_ask": {
+        "de": "Stell deine Frage auf Deutsch oder Englisch. Zum Beispiel:",
+        "en": "Ask your question in German or English. For example:",
+    },
+    "help": {
+        "de": (
+            "So funktioniert es:\n"
+            "• Schreib mir eine Frage – ich antworte mit den passenden Sätzen und sage, wo sie stehen.\n"
+            "• <b>Kontext</b> zeigt den ganzen Absatz, <b>Mehr</b> weitere Fundstellen.\n"
+            "• In Gruppen: /ask Frage, oder erwähne mich.\n"
+            "• In jedem Chat: @{bot} Frage (Inline-Modus).\n"
+            "Steht die Antwort nicht im Dokument, sage ich das."
+        ),
+        "en": (
+            "How it works:\n"
+            "• Send me a question – I reply with the matching sentences and where they stand.\n"
+            "• <b>Context</b> shows the whole paragraph, <b>More</b> further passages.\n"
+            "• In groups: /ask question, or mention me.\n"
+            "• In any chat: @{bot} question (inline mode).\n"
+            "If the document does not answer it, I say so."
+        ),
+    },
+    "place": {"de": "Absatz {paragraph}, Satz {sentence}", "en": "paragraph {paragraph}, sentence {sentence}"},
+    "place_range": {
+        "de": "Absatz {paragraph}, Sätze {sentence}–{last}",
+        "en": "paragraph {paragraph}, sentences {sentence}–{last}",
+    },
+    "translated_note": {
+        "de": "Zitiert aus dem Original ({language}).",
+        "en": "Quoted from the {language} original.",
+    },
+    "abstain": {
+        "de": "Dazu steht im Dokument nichts – ich möchte nichts Falsches zitieren.",
+        "en": "The document does not say anything about that – I'd rather not quote something unrelated.",
+    },
+    "abstain_suggest": {
+        "de": "Das Dokument behandelt zum Beispiel:",
+        "en": "The document covers, for example:",
+    },
+    "context_title": {"de": "Kontext – {title}, Absatz {paragraph}", "en": "Context – {title}, paragraph {paragraph}"},
+    "no_more": {"de": "Keine weiteren passenden Stellen.", "en": "No further matching passages."},
+    "more_title": {"de": "Weitere Stellen:", "en": "More passages:"},
+    "button_context": {"de": "📄 Kontext", "en": "📄 Context"},
+    "button_more": {"de": "➕ Mehr", "en": "➕ More"},
+    "feedback_thanks": {"de": "Danke für die Rückmeldung!", "en": "Thanks for the feedback!"},
+    "too_long": {
+        "de": "Die Frage ist zu lang ({length} Zeichen). Bitte fasse dich kürzer (höchstens {limit}).",
+        "en": "That question is too long ({length} characters). Please keep it under {limit}.",
+    },
+    "empty_question": {
+        "de": "Bitte schreib eine Frage in Worten, z. B. „{example}“",
+        "en": "Please write a question in words, e.g. “{example}”",
+    },
+    "rate_limited": {
+        "de": "Das waren viele Fragen auf einmal. Bitte warte einen Moment und frag dann weiter.",
+        "en": "That was a lot of questions at once. Please wait a moment, then ask again.",
+    },
+    "not_text": {
+        "de": "Ich verstehe nur Textnachrichten. Schreib mir deine Frage bitte als Text.",
+        "en": "I only understand text messages. Please type your question.",
+    },
+    "edited": {
+        "de": "Bearbeitete Nachrichten beantworte ich nicht – schick die Frage bitte neu.",
+        "en": "I don't answer edited messages – please send the question again.",
+    },
+    "unknown_command": {
+        "de": "Diesen Befehl kenne ich nicht. /help zeigt, was ich kann.",
+        "en": "I don't know that command. /help shows what I can do.",
+    },
+    "ask_usage": {"de": "So fragst du: /ask Wer besuchte Pjöngjang?", "en": "Usage: /ask Who visited Pyongyang?"},
+    "error": {
+        "de": "Da ist leider etwas schiefgegangen. Bitte versuch es gleich noch einmal.",
+        "en": "Sorry, something went wrong. Please try again in a moment.",
+    },
+    "expired": {
+        "de": "Diese Schaltfläche ist veraltet. Bitte stell die Frage neu.",
+        "en": "This button has expired. Please ask the question again.",
+    },
+    "language_de": {"de": "Deutsch", "en": "German"},
+    "language_en": {"de": "Englisch", "en": "English"},
+}
+
+
+def text(key: str, lang: str, **values: object) -> str:
+    """The text `key` in `lang` ("de" or "en"; anything else gets English), filled with `values`."""
+    variants = _TEXTS[key]
+    template = variants.get(lang) or variants["en"]
+    return template.format(**values) if values else template
+
+
+def language_name(code: str, lang: str) -> str:
+    """The name of language `code` in `lang` ("German", "Deutsch"), or the code itself."""
+    key = f"language_{code}"
+    return text(key, lang) if key in _TEXTS else code

@@ -1,0 +1,142 @@
+"""Build index versions from the documents on disk and open the one that fits the settings."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentence_transformers import SentenceTransformer
+
+from bot.corpus import Corpus
+from bot.documents import Document, ensure_documents_dir, load_documents
+from bot.embedding import embed_documents
+from bot.errors import IndexCorrupt
+from bot.language import detect_language
+from bot.store import EmbeddingCache, IndexStore, IndexVersion
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What a build changed compared with the version that served before it."""
+
+    version: str
+    model: str
+    documents: int
+    sentences: int
+    documents_added: tuple[str, ...]
+    documents_removed: tuple[str, ...]
+    documents_changed: tuple[str, ...]
+    documents_unchanged: int
+    sentences_added: int
+    sentences_removed: int
+    sentences_unchanged: int
+    sentences_embedded: int
+    seconds: float
+    index_sha256: str
+
+
+class Indexer:
+    """Everything needed to turn `documents_dir` into a serving index version."""
+
+    def __init__(self, *, documents_dir: Path, index_dir: Path, model: SentenceTransformer,
+                 model_name: str, index_type: str = "flat") -> None:
+        self.documents_dir = documents_dir
+        self.store = IndexStore(index_dir)
+        self.model = model
+        self.model_name = model_name
+        self.index_type = index_type
+        self._cache_path = index_dir / "embeddings.sqlite3"
+
+    def documents(self) -> list[Document]:
+        ensure_documents_dir(self.documents_dir)
+        return load_documents(self.documents_dir, language_of=detect_language)
+
+    def open(self) -> IndexVersion:
+        """Load the current version if it matches the settings and documents, else rebuild."""
+        self.store.prepare()
+        documents = self.documents()
+        checksums = {d.doc_id: d.checksum for d in documents}
+        try:
+            version = self.store.load()
+        except IndexCorrupt as exc:
+            logger.warning("rebuilding the index: %s", exc)
+        else:
+            why = version.manifest.mismatch(
+                model=self.model_name, index_type=self.index_type, documents=checksums
+            )
+            if why is None:
+                logger.info("loaded index %s", version.manifest.version)
+                return version
+            logger.info("rebuilding the index: %s", why)
+        self.build(documents)
+        return self.store.load()
+
+    def build(self, documents: list[Document] | None = None, *,
+              progress: Progress | None = None) -> BuildReport:
+        """Embed (only what the cache lacks), write and activate a new version."""
+        started = time.perf_counter()
+        documents = self.documents() if documents is None else documents
+        if progress:
+            progress("split", 0, len(documents))
+        corpus = Corpus.from_documents(documents)
+        texts = [s.text for s in corpus.sentences]
+        cache = EmbeddingCache(self._cache_path)
+        try:
+            vectors, embedded = cache.embed(
+                texts,
+                model=self.model_name,
+                encode=lambda batch: embed_documents(self.model, batch),
+                progress=(lambda done, total: progress("embed", done, total)) if progress else None,
+            )
+        finally:
+            cache.close()
+        if progress:
+            progress("write", len(texts), len(texts))
+        before = self._serving_corpus()
+        seconds = time.perf_counter() - started
+        version = self.store.write(
+            corpus, vectors, model=self.model_name, index_type=self.index_type, build_seconds=seconds
+        )
+        self.store.activate(version)
+        manifest = self.store.load(version).manifest
+        logger.info("built index %s: %d documents, %d sentences, %d embedded, %.2f s",
+                    version, len(documents), len(texts), embedded, seconds)
+        return _report(before, corpus, manifest.version, self.model_name, embedded,
+                       time.perf_counter() - started, manifest.index_sha256)
+
+    def _serving_corpus(self) -> Corpus | None:
+        try:
+            return self.store.load().corpus
+        except IndexCorrupt:
+            return None
+
+
+def _report(before: Corpus | None, after: Corpus, version: str, model: str, embedded: int,
+            seconds: float, digest: str) -> BuildReport:
+    old = {d.doc_id: d.checksum for d in before.documents} if before else {}
+    new = {d.doc_id: d.checksum for d in after.documents}
+    old_sentences = {s.text for s in before.sentences} if before else set()
+    new_sentences = {s.text for s in after.sentences}
+    return BuildReport(
+        version=version,
+        model=model,
+        documents=len(new),
+        sentences=len(after.sentences),
+        documents_added=tuple(sorted(new.keys() - old.keys())),
+        documents_removed=tuple(sorted(old.keys() - new.keys())),
+        documents_changed=tuple(sorted(k for k in new.keys() & old.keys() if new[k] != old[k])),
+        documents_unchanged=sum(1 for k in new.keys() & old.keys() if new[k] == old[k]),
+        sentences_added=len(new_sentences - old_sentences),
+        sentences_removed=len(old_sentences - new_sentences),
+        sentences_unchanged=len(new_sentences & old_sentences),
+        sentences_embedded=embedded,
+        seconds=round(seconds, 2),
+        index_sha256=digest,
+    )

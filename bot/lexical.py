@@ -1,0 +1,68 @@
+"""BM25 over the sentences, with German/English normalization.
+
+Tokens are lower-cased, stripped of diacritics (so "pjoengjang", "Pjongjang" and
+"Pjöngjang" meet), stop words of both languages are dropped, and the rest is stemmed with
+the Snowball stemmer of the corpus language (PyStemmer). Scoring is bm25s.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s import stopwords
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STEMMERS = {"de": "german", "en": "english"}
+STOPWORDS = frozenset(stopwords.STOPWORDS_EN) | frozenset(stopwords.STOPWORDS_GERMAN) | {
+    "wer", "wie", "was", "wann", "wo", "warum", "wieso", "welche", "welcher", "welches", "wofur",
+    "wodurch", "woher", "wohin", "wozu", "who", "what", "when", "where", "why", "which", "how",
+    "does", "did", "do", "gibt", "hat", "haben", "ist", "sind", "wurde", "wurden",
+}
+
+
+def fold(text: str) -> str:
+    """Lower-case `text` and remove diacritics (ä→a, é→e); ß becomes ss."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("ß", "ss"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens of `text`, stop words removed."""
+    return [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS]
+
+
+@lru_cache(maxsize=4)
+def _stemmer(language: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(_STEMMERS.get(language, "english"))
+
+
+def terms(text: str, language: str = "de") -> list[str]:
+    """The BM25 terms of `text`: folded, stop words removed, stemmed."""
+    return _stemmer(language).stemWords(words(text))
+
+
+class LexicalIndex:
+    """BM25 scores of a question against every sentence."""
+
+    def __init__(self, texts: list[str], *, language: str = "de", k1: float = 1.2, b: float = 0.75) -> None:
+        self.language = language
+        self._size = len(texts)
+        self._bm25 = bm25s.BM25(k1=k1, b=b)
+        corpus = [terms(t, language) or ["\u2205"] for t in texts]  # bm25s needs a token per row
+        if corpus:
+            self._bm25.index(corpus, show_progress=False)
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of each sentence (0 where no term matches)."""
+        query = terms(question, self.language)
+        if not self._size or not query:
+            return np.zeros(self._size, dtype=np.float32)
+        known = [t for t in query if t in self._bm25.vocab_dict]
+        if not known:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)

