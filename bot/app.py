@@ -6,9 +6,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from sentence_transformers import SentenceTransformer
+
 from bot.conversation import Conversation
 from bot.embedding import load_model
 from bot.indexing import Indexer
+from bot.language import detect_language
 from bot.search import Searcher
 from bot.settings import Settings
 
@@ -33,10 +36,10 @@ class Services:
         return found[:limit]
 
 
-def open_services(settings: Settings) -> Services:
-    """Load the model, then load (or build) the index that matches the settings."""
+def open_services(settings: Settings, *, model: SentenceTransformer | None = None) -> Services:
+    """Load the model (unless given), then load or build the index that matches the settings."""
     started = time.perf_counter()
-    model = load_model(settings.embedding_model)
+    model = model or load_model(settings.embedding_model)
     indexer = Indexer(
         documents_dir=settings.documents_dir,
         index_dir=settings.index_dir,
@@ -44,7 +47,8 @@ def open_services(settings: Settings) -> Services:
         model_name=settings.embedding_model,
         index_type=settings.index_type,
     )
-    searcher = Searcher(model, indexer.open())
-    searcher.answer("warm-up")  # loads the model weights now, not on the first question
+    searcher = Searcher(model, indexer.open(), embed=indexer.embed_cached)
+    # Load the model weights and the language detector now, not on the first question.
+    searcher.answer("warm-up", language=detect_language("warm-up"))
     logger.info("ready in %.2f s", time.perf_counter() - started)
     return Services(settings, indexer, searcher, Conversation(searcher, followup_seconds=settings.followup_seconds))

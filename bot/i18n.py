@@ -95,6 +95,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Diese Schaltfläche ist veraltet. Bitte stell die Frage neu.",
         "en": "This button has expired. Please ask the question again.",
     },
+    "cmd_start": {"de": "Begrüßung und Beispielfragen", "en": "Welcome and example questions"},
+    "cmd_help": {"de": "So funktioniert der Bot", "en": "How the bot works"},
+    "cmd_ask": {"de": "Eine Frage zum Dokument stellen", "en": "Ask a question about the document"},
+    "cmd_status": {"de": "Index, Zähler und Laufzeit", "en": "Index, counters and uptime"},
+    "cmd_reindex": {"de": "Den Index neu aufbauen", "en": "Rebuild the index"},
+    "cmd_docs": {"de": "Die indexierten Dokumente", "en": "The indexed documents"},
+    "inline_examples": {"de": "Beispielfrage", "en": "Example question"},
     "language_de": {"de": "Deutsch", "en": "German"},
     "language_en": {"de": "Englisch", "en": "English"},
 }

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from bot.corpus import Corpus
@@ -53,6 +54,16 @@ class Indexer:
         self.model_name = model_name
         self.index_type = index_type
         self._cache_path = index_dir / "embeddings.sqlite3"
+
+    def embed_cached(self, texts: list[str]) -> np.ndarray:
+        """Document-side vectors of `texts`, from the embedding cache where possible."""
+        cache = EmbeddingCache(self._cache_path)
+        try:
+            vectors, _ = cache.embed(texts, model=self.model_name,
+                                     encode=lambda batch: embed_documents(self.model, batch))
+        finally:
+            cache.close()
+        return vectors
 
     def documents(self) -> list[Document]:
         ensure_documents_dir(self.documents_dir)

@@ -54,8 +54,26 @@ class LexicalIndex:
         self._size = len(texts)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         corpus = [terms(t, language) or ["\u2205"] for t in texts]  # bm25s needs a token per row
+        self._words = {w for t in texts for w in words(t) if len(w) > 2 and not w.isdigit()}
         if corpus:
             self._bm25.index(corpus, show_progress=False)
+
+    def vocabulary(self) -> tuple[list[str], list[str]]:
+        """The folded words of the indexed sentences and their BM25 terms (same order)."""
+        found = sorted(self._words)
+        return found, _stemmer(self.language).stemWords(found)
+
+    def weighted_scores(self, term_weights: dict[str, float]) -> np.ndarray:
+        """Sum over terms of weight x BM25 score of that term alone."""
+        total = np.zeros(self._size, dtype=np.float32)
+        for term, weight in term_weights.items():
+            if term in self._bm25.vocab_dict:
+                total += weight * np.asarray(self._bm25.get_scores([term]), dtype=np.float32)
+        return total
+
+    def query_terms(self, question: str) -> list[str]:
+        """The terms of `question` in this index's language."""
+        return terms(question, self.language)
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of each sentence (0 where no term matches)."""

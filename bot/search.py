@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from bot.answers import Answer, Context, Hit, Quote, context_of, quotes_from_hits
+from bot.bridging import TermBridge
 from bot.corpus import Corpus
-from bot.embedding import embed_queries
+from bot.embedding import embed_documents, embed_queries
 from bot.fusion import FusionWeights, confident, fuse, rank
-from bot.lexical import LexicalIndex
+from bot.lexical import LexicalIndex, words
+from bot.splitting import clauses
 from bot.store import IndexVersion
-
-logger = logging.getLogger(__name__)
 
 MAX_QUOTES = 3
 MORE_QUOTES = 5
 CANDIDATES = 100  # per signal; scoring is exact within their union
+Embed = Callable[[list[str]], np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
 class _Serving:
-    """An index version with the lexical index built over the same sentences."""
+    """One index version with everything derived from it for searching."""
 
     version: IndexVersion
     lexical: LexicalIndex
+    bridge: TermBridge
+    windows: np.ndarray  # per sentence: normalized mean of it and its paragraph neighbours
+    clause_vectors: np.ndarray
+    clause_owner: np.ndarray  # sentence id of each clause vector
 
     @property
     def corpus(self) -> Corpus:
@@ -44,11 +49,12 @@ class Searcher:
     """
 
     def __init__(self, model: SentenceTransformer, version: IndexVersion, *,
-                 weights: FusionWeights | None = None) -> None:
+                 weights: FusionWeights | None = None, embed: Embed | None = None) -> None:
         self.model = model
         self.weights = weights or FusionWeights()
-        self._serving = _serve(version)
-        self._encode_lock = threading.Lock()
+        self._embed = embed or (lambda texts: embed_documents(model, texts))
+        self._encode_lock = threading.Lock()  # the numpy/torch encoders are not re-entrant
+        self._serving = self._serve(version)
 
     @property
     def version(self) -> IndexVersion:
@@ -59,8 +65,13 @@ class Searcher:
         return self._serving.corpus
 
     def swap(self, version: IndexVersion) -> None:
-        """Serve `version` from now on."""
-        self._serving = _serve(version)
+        """Serve `version` from now on (its derived keys are prepared before the switch)."""
+        self._serving = self._serve(version)
+
+    def search(self, question: str, *, k: int = MAX_QUOTES + MORE_QUOTES) -> list[Hit]:
+        """The `k` best sentences for `question`, best first (no abstention, no merging)."""
+        scores = self._scores(self._serving, question)
+        return [Hit(i, float(scores[i])) for i in rank(scores, k) if np.isfinite(scores[i])]
 
     def answer(self, question: str, *, language: str = "en") -> Answer:
         """Answer `question` with up to three quotes, or abstain.
@@ -76,12 +87,12 @@ class Searcher:
         serving = self._serving
         started = time.perf_counter()
         scores = self._scores(serving, question)
-        order = rank(scores, MAX_QUOTES + MORE_QUOTES)
-        top = float(scores[order[0]]) if order else 0.0
+        hits = [Hit(i, float(scores[i])) for i in rank(scores, MAX_QUOTES + MORE_QUOTES)
+                if np.isfinite(scores[i])]
+        top = hits[0].score if hits else 0.0
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
-        if not order or not confident(top, self.weights):
+        if not hits or not confident(top, self.weights):
             return Answer(question, language, True, top_score=top, debug=debug)
-        hits = [Hit(i, float(scores[i])) for i in order]
         quotes = quotes_from_hits(hits, serving.corpus)
         shown = [q for q in quotes[:MAX_QUOTES] if q.score >= top * self.weights.related_ratio]
         more = quotes[len(shown) : len(shown) + MORE_QUOTES]
@@ -92,31 +103,65 @@ class Searcher:
         return context_of(quote, self.corpus)
 
     def _scores(self, serving: _Serving, question: str) -> np.ndarray:
-        with self._encode_lock:  # the numpy/torch encoders are not re-entrant
-            query = embed_queries(self.model, [question])[0]
-        lexical = serving.lexical.scores(question)
-        candidates = _candidates(serving.version, query, lexical)
+        """Fused score per sentence; -inf for sentences outside the candidate set."""
+        question_words = words(question)[:32]
+        with self._encode_lock:
+            vectors = embed_queries(self.model, [question, *question_words])
+        query, word_vectors = vectors[0], vectors[1:]
+        exact = {t: 1.0 for t in serving.lexical.query_terms(question)}
+        bridged = serving.bridge.expand(question_words, word_vectors)
+        lexical = serving.lexical.weighted_scores({**bridged, **exact})
+        candidates = _candidates(serving, query, lexical)
+        clause = np.full(len(lexical), -1.0, dtype=np.float32)
+        if len(serving.clause_owner):
+            np.maximum.at(clause, serving.clause_owner, serving.clause_vectors @ query)
         scores = np.full(len(lexical), -np.inf, dtype=np.float32)
-        # Exact cosine for every candidate, whichever list brought it in.
-        dense = serving.version.vectors[candidates] @ query
-        scores[candidates] = fuse(dense, lexical[candidates], self.weights, lexical_top=lexical.max(initial=0.0))
+        scores[candidates] = fuse(
+            serving.version.vectors[candidates] @ query,
+            serving.windows[candidates] @ query,
+            clause[candidates],
+            lexical[candidates],
+            self.weights,
+        )
         return scores
 
+    def _serve(self, version: IndexVersion) -> _Serving:
+        corpus = version.corpus
+        texts = [s.text for s in corpus.sentences]
+        lexical = LexicalIndex(texts, language=_main_language(corpus))
+        vocab, terms = lexical.vocabulary()
+        pieces = [(s.id, c) for s in corpus.sentences for c in clauses(s.text)]
+        keys = self._embed(vocab + [c for _, c in pieces]) if vocab or pieces else np.zeros((0, 0))
+        dim = version.vectors.shape[1] if len(texts) else 0
+        return _Serving(
+            version=version,
+            lexical=lexical,
+            bridge=TermBridge(vocab, terms, keys[: len(vocab)].reshape(len(vocab), -1)),
+            windows=_windows(corpus, version.vectors),
+            clause_vectors=keys[len(vocab) :].reshape(len(pieces), dim),
+            clause_owner=np.array([sid for sid, _ in pieces], dtype=np.int64),
+        )
 
-def _candidates(version: IndexVersion, query: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+
+def _windows(corpus: Corpus, vectors: np.ndarray) -> np.ndarray:
+    """Each sentence's vector averaged with its paragraph neighbours, renormalized."""
+    windows = np.zeros_like(vectors)
+    for sentence in corpus.sentences:
+        mean = vectors[[s.id for s in corpus.neighbours(sentence)]].mean(axis=0)
+        windows[sentence.id] = mean / (np.linalg.norm(mean) or 1.0)
+    return windows
+
+
+def _candidates(serving: _Serving, query: np.ndarray, lexical: np.ndarray) -> np.ndarray:
     """Sentences worth scoring: FAISS's nearest neighbours plus the best BM25 matches."""
-    k = min(CANDIDATES, version.index.ntotal)
+    index = serving.version.index
+    k = min(CANDIDATES, index.ntotal)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    _, dense_ids = version.index.search(query.reshape(1, -1), k)
-    lexical_ids = np.argsort(-lexical)[:k][lexical[np.argsort(-lexical)[:k]] > 0]
-    return np.union1d(dense_ids[0][dense_ids[0] >= 0], lexical_ids)
-
-
-def _serve(version: IndexVersion) -> _Serving:
-    corpus = version.corpus
-    language = _main_language(corpus)
-    return _Serving(version, LexicalIndex([s.text for s in corpus.sentences], language=language))
+    _, dense_ids = index.search(query.reshape(1, -1), k)
+    best_lexical = np.argsort(-lexical)[:k]
+    best_lexical = best_lexical[lexical[best_lexical] > 0]
+    return np.union1d(dense_ids[0][dense_ids[0] >= 0], best_lexical)
 
 
 def _main_language(corpus: Corpus) -> str:

@@ -112,3 +112,24 @@ def _trimmed(text: str, start: int, end: int) -> list[Span]:
         return []
     lo = start + (len(piece) - len(piece.lstrip()))
     return [Span(lo, lo + len(stripped), _SPACE_RUN.sub(" ", stripped))]
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:–—]\s+")
+
+
+def clauses(sentence: str, *, min_words: int = 4) -> list[str]:
+    """The comma/semicolon-separated parts of a sentence, short parts joined to their neighbour.
+
+    A sentence without such parts gives an empty list (the sentence is its own clause).
+    """
+    parts = [p.strip() for p in _CLAUSE_BREAK.split(sentence) if p.strip()]
+    merged: list[str] = []
+    for part in parts:
+        if merged and len(merged[-1].split()) < min_words:
+            merged[-1] = f"{merged[-1]}, {part}"
+        else:
+            merged.append(part)
+    if len(merged) > 1 and len(merged[-1].split()) < min_words:
+        last = merged.pop()
+        merged[-1] = f"{merged[-1]}, {last}"
+    return merged if len(merged) > 1 else []
