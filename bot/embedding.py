@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,10 @@ from sentence_transformers.base.modules import InputModule
 from bot.settings import DEFAULT_MODEL
 
 logger = logging.getLogger(__name__)
+
+# One model serves questions and a background reindex; encoders are not re-entrant, and
+# batches are small (64 sentences, tens of milliseconds), so a question never waits long.
+ENCODE_LOCK = threading.Lock()
 
 
 def available_cpus() -> int:
@@ -88,18 +93,20 @@ def embed_documents(model: SentenceTransformer, texts: list[str], *, batch_size:
     """L2-normalized float32 vectors of document sentences (passage prompt if the model has one)."""
     if not texts:
         return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
-    vectors = model.encode_document(
-        texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
-        show_progress_bar=False,
-    )
+    with ENCODE_LOCK:
+        vectors = model.encode_document(
+            texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            show_progress_bar=False,
+        )
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 def embed_queries(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
     """L2-normalized float32 vectors of questions (query prompt if the model has one)."""
-    vectors = model.encode_query(
-        texts, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
-    )
+    with ENCODE_LOCK:
+        vectors = model.encode_query(
+            texts, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +52,6 @@ class Searcher:
         self.model = model
         self.weights = weights or FusionWeights()
         self._embed = embed or (lambda texts: embed_documents(model, texts))
-        self._encode_lock = threading.Lock()  # the numpy/torch encoders are not re-entrant
         self._serving = self._serve(version)
 
     @property
@@ -105,8 +103,7 @@ class Searcher:
     def _scores(self, serving: _Serving, question: str) -> np.ndarray:
         """Fused score per sentence; -inf for sentences outside the candidate set."""
         question_words = words(question)[:32]
-        with self._encode_lock:
-            vectors = embed_queries(self.model, [question, *question_words])
+        vectors = embed_queries(self.model, [question, *question_words])
         query, word_vectors = vectors[0], vectors[1:]
         exact = {t: 1.0 for t in serving.lexical.query_terms(question)}
         bridged = serving.bridge.expand(question_words, word_vectors)

@@ -117,7 +117,7 @@ class EmbeddingCache:
         model: str,
         encode: Callable[[list[str]], np.ndarray],
         progress: Progress | None = None,
-        batch: int = 256,
+        batch: int = 64,
     ) -> tuple[np.ndarray, int]:
         """Vectors for `texts`, computing only the missing ones; returns (vectors, computed)."""
         shas = [hashlib.sha256(t.encode()).hexdigest() for t in texts]

@@ -1,0 +1,125 @@
+"""What admins can do, independent of Telegram: reindex, roll back, add and remove documents.
+
+A reindex runs in a worker thread while the searcher keeps answering from the version it
+serves; only a complete, verified version is swapped in. One reindex at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.app import Services
+from bot.documents import SUFFIXES, Document, document_id, parse_document
+from bot.errors import DocumentError
+from bot.indexing import BuildReport
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+class ReindexRunning(RuntimeError):
+    """A reindex was asked for while another one runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReindexResult:
+    """How the last reindex ended: a report, or the reason it failed."""
+
+    finished_at: float
+    report: BuildReport | None = None
+    error: str | None = None
+
+
+class Admin:
+    """Admin operations on one running bot's services."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._lock = threading.Lock()
+        self.last: ReindexResult | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    def reindex(self, progress: Progress | None = None) -> BuildReport:
+        """Rebuild from the documents on disk and swap the new version in (blocking).
+
+        Raises:
+            ReindexRunning: another reindex is in progress.
+            Exception: whatever made the build fail; the old version keeps serving.
+        """
+        if not self._lock.acquire(blocking=False):
+            raise ReindexRunning("a reindex is already running")
+        try:
+            indexer = self.services.indexer
+            report = indexer.build(progress=progress)
+            self.services.searcher.swap(indexer.store.load(report.version))
+            self.last = ReindexResult(time.time(), report=report)
+            return report
+        except Exception as exc:
+            logger.exception("reindex failed; the previous index keeps serving")
+            self.last = ReindexResult(time.time(), error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._lock.release()
+
+    def rollback(self) -> str:
+        """Serve the previous index version again; returns its id."""
+        with self._lock:
+            store = self.services.indexer.store
+            version = store.rollback()
+            self.services.searcher.swap(store.load(version))
+            return version
+
+    def check_upload(self, name: str, data: bytes) -> Document:
+        """Validate an uploaded file without writing anything (raises DocumentError)."""
+        return parse_document(name, data, max_bytes=self.services.settings.max_upload_bytes)
+
+    def exists(self, name: str) -> bool:
+        """True if a document with this file name's id is stored already."""
+        return self._path_of(document_id(name)) is not None
+
+    def save_document(self, name: str, data: bytes) -> Path:
+        """Validate and store an uploaded document atomically (replacing one of the same name)."""
+        self.check_upload(name, data)
+        folder = self.services.settings.documents_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        existing = self._path_of(document_id(name))
+        target = folder / name
+        tmp = folder / f".{name}.upload"
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        if existing is not None and existing != target:
+            existing.unlink()  # same id with the other suffix (.txt vs .md)
+        return target
+
+    def remove_document(self, doc_id: str) -> bool:
+        """Delete a stored document (and its metadata); False if there is none."""
+        path = self._path_of(doc_id)
+        if path is None:
+            return False
+        path.unlink()
+        path.with_name(f"{doc_id}.meta.json").unlink(missing_ok=True)
+        return True
+
+    def _path_of(self, doc_id: str) -> Path | None:
+        folder = self.services.settings.documents_dir
+        for suffix in SUFFIXES:
+            path = folder / f"{doc_id}{suffix}"
+            if path.is_file():
+                return path
+        return None
+
+
+__all__ = ["Admin", "DocumentError", "ReindexResult", "ReindexRunning"]
