@@ -1,0 +1,55 @@
+"""Shared fixtures: every test runs in its own folders; the real model is loaded once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.app import Services, open_services
+from bot.embedding import load_model
+from bot.settings import Settings
+
+SEED = Path(__file__).resolve().parents[1] / "bot" / "seed"
+SEED_TEXT = SEED / "nordkorea-soldaten-ukraine.txt"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point all paths at tmp_path and drop settings from the developer's environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_USER_IDS", "EMBEDDING_MODEL",
+                 "WEBHOOK_URL", "WEBHOOK_SECRET", "INDEX_TYPE", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("DOCUMENTS_DIR", str(tmp_path / "documents"))
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The real default embedding model, loaded once per test session."""
+    return load_model()
+
+
+@pytest.fixture(scope="session")
+def built_seed(tmp_path_factory: pytest.TempPathFactory, model) -> Path:
+    """A folder with documents/ (the shipped article) and index/ built from it, once."""
+    root = tmp_path_factory.mktemp("seed")
+    settings = Settings(index_dir=root / "index", documents_dir=root / "documents", _env_file=None)
+    open_services(settings, model=model)
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: Path, built_seed: Path) -> Settings:
+    """Settings over a private copy of the pre-built seed index and documents."""
+    shutil.copytree(built_seed / "documents", tmp_path / "documents")
+    shutil.copytree(built_seed / "index", tmp_path / "index")
+    return Settings(index_dir=tmp_path / "index", documents_dir=tmp_path / "documents", _env_file=None)
+
+
+@pytest.fixture
+def services(settings: Settings, model) -> Services:
+    """Model, index, searcher and conversation over the seed article (real components)."""
+    return open_services(settings, model=model)
