@@ -53,7 +53,7 @@ def split_paragraphs(text: str) -> list[Span]:
 def split_sentences(text: str, *, language: str = "de", start: int = 0, end: int | None = None) -> list[Span]:
     """Return the sentences of `text[start:end]` with offsets into `text`."""
     end = len(text) if end is None else end
-    chunk = text[start:end]
+    chunk = _masked(text[start:end])
     pieces = [(s.start, s.end) for s in _segmenter(language).segment(chunk)]
     spans: list[Span] = []
     for lo, hi in _merge_open_quotes(chunk, pieces):
@@ -69,6 +69,23 @@ def split_document(text: str, *, language: str = "de") -> list[SplitParagraph]:
     ]
 
 
+_MONTHS = (
+    "Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember"
+)
+_DAY_BEFORE_MONTH = re.compile(rf"\b(\d{{1,2}})\.(?=\s+(?:{_MONTHS})\b)")
+
+
+def _masked(chunk: str) -> str:
+    """`chunk` with the same length, hiding what misleads pysbd.
+
+    Line breaks inside a paragraph (hard-wrapped text) become spaces, and the period of a
+    day before a month ("8. Oktober") becomes a look-alike, since pysbd reads a series of
+    "8. … 9. …" as a numbered list. Offsets stay valid because lengths do not change.
+    """
+    chunk = chunk.replace("\n", " ")
+    return _DAY_BEFORE_MONTH.sub(lambda m: m.group(1) + "\u2024", chunk)
+
+
 @lru_cache(maxsize=8)
 def _segmenter(language: str) -> pysbd.Segmenter:
     try:
@@ -82,7 +99,7 @@ def _merge_open_quotes(chunk: str, pieces: list[tuple[int, int]]) -> list[tuple[
     merged: list[tuple[int, int]] = []
     for lo, hi in pieces:
         # pysbd sometimes starts the next sentence with the closing quote: give it back.
-        if merged and chunk[lo:hi].startswith(('"', "“", "”", "»")) and _quote_open(
+        if merged and chunk[lo:hi].startswith(('"', "“", "”", "»", "«")) and _quote_open(
             chunk[merged[-1][0] : lo]
         ):
             merged[-1] = (merged[-1][0], lo + 1)
@@ -101,7 +118,12 @@ def _quote_open(sentence: str) -> bool:
         return True
     if count("„"):  # German: „…“
         return count("„") > count("“")
-    return count("“") > count("”") or count("«") > count("»")
+    if count("“") > count("”"):  # English: “…”
+        return True
+    first = next((ch for ch in sentence if ch in "«»"), None)
+    if first == "»":  # German guillemets: »…«
+        return count("»") > count("«")
+    return count("«") > count("»")
 
 
 def _trimmed(text: str, start: int, end: int) -> list[Span]:
