@@ -16,7 +16,9 @@ DEFAULT_MODEL = "usem3"
 class Settings(BaseSettings):
     """All configuration of the bot; see `.env.example` for what each setting does."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"

@@ -20,7 +20,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point all paths at tmp_path and drop settings from the developer's environment."""
     monkeypatch.chdir(tmp_path)
     for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_USER_IDS", "EMBEDDING_MODEL",
-                 "WEBHOOK_URL", "WEBHOOK_SECRET", "INDEX_TYPE", "LOG_LEVEL"):
+                 "WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_LISTEN", "WEBHOOK_PORT", "INDEX_TYPE",
+                 "LOG_LEVEL", "RATE_LIMIT", "MAX_QUESTION_CHARS", "MAX_UPLOAD_BYTES", "FOLLOWUP_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("DOCUMENTS_DIR", str(tmp_path / "documents"))
