@@ -101,7 +101,96 @@ _TEXTS: dict[str, dict[str, str]] = {
     "cmd_status": {"de": "Index, Zähler und Laufzeit", "en": "Index, counters and uptime"},
     "cmd_reindex": {"de": "Den Index neu aufbauen", "en": "Rebuild the index"},
     "cmd_docs": {"de": "Die indexierten Dokumente", "en": "The indexed documents"},
-    "inline_examples": {"de": "Beispielfrage", "en": "Example question"},
+    "cmd_remove": {"de": "Ein Dokument entfernen: /remove <id>", "en": "Remove a document: /remove <id>"},
+    "cmd_rollback": {"de": "Zur vorigen Indexversion zurück", "en": "Serve the previous index version"},
+    "cmd_feedback": {"de": "Die letzten 👎-Bewertungen", "en": "The latest 👎 votes"},
+    "cmd_unanswered": {"de": "Fragen ohne Antwort", "en": "Questions without an answer"},
+    "admin_refused": {
+        "de": "Das dürfen nur die Betreiber dieses Bots. Stell mir gern eine Frage zum Dokument!",
+        "en": "Only the people running this bot can do that. Feel free to ask me about the document!",
+    },
+    "admin_already_running": {
+        "de": "Der Index wird gerade schon neu aufgebaut. Bitte warte, bis das fertig ist.",
+        "en": "A reindex is already running. Please wait until it has finished.",
+    },
+    "admin_reindex_started": {"de": "Index wird neu aufgebaut …", "en": "Rebuilding the index …"},
+    "admin_progress": {
+        "de": "Index wird neu aufgebaut … Schritt: {stage}, {done}/{total}",
+        "en": "Rebuilding the index … stage: {stage}, {done}/{total}",
+    },
+    "admin_progress_embed": {
+        "de": "Index wird neu aufgebaut … Sätze eingebettet: {done}/{total}",
+        "en": "Rebuilding the index … sentences embedded: {done}/{total}",
+    },
+    "admin_reindex_failed": {
+        "de": "Neuaufbau fehlgeschlagen: {reason}\nDer bisherige Index bleibt in Betrieb.",
+        "en": "Reindex failed: {reason}\nThe previous index keeps serving.",
+    },
+    "admin_report": {
+        "de": (
+            "Index neu aufgebaut.\n"
+            "Dokumente: {documents} (neu {docs_added}, entfernt {docs_removed}, "
+            "geändert {docs_changed}, unverändert {docs_unchanged})\n"
+            "Sätze: {sentences} (neu {sent_added}, entfernt {sent_removed}, "
+            "unverändert {sent_unchanged})\n"
+            "Eingebettet: {embedded} · Modell: {model} · {seconds:.1f} s\n"
+            "Index-Hash: {digest}"
+        ),
+        "en": (
+            "Index rebuilt.\n"
+            "Documents: {documents} (added {docs_added}, removed {docs_removed}, "
+            "changed {docs_changed}, unchanged {docs_unchanged})\n"
+            "Sentences: {sentences} (added {sent_added}, removed {sent_removed}, "
+            "unchanged {sent_unchanged})\n"
+            "Embedded: {embedded} · model: {model} · {seconds:.1f} s\n"
+            "Index hash: {digest}"
+        ),
+    },
+    "admin_status": {
+        "de": (
+            "Dokumente ({count}):\n{documents}\n"
+            "Sätze: {sentences}\nModell: {model}\nIndex: {index_type}, Hash {digest}\n"
+            "Gebaut: {built_at}\nLaufzeit: {uptime}\n"
+            "Beantwortete Fragen: {answered}\nEnthaltungsquote: {abstention_rate}\n"
+            "Bewertungen: 👍 {up} / 👎 {down}\nLetzter Neuaufbau: {last}"
+        ),
+        "en": (
+            "Documents ({count}):\n{documents}\n"
+            "Sentences: {sentences}\nModel: {model}\nIndex: {index_type}, hash {digest}\n"
+            "Built at: {built_at}\nUptime: {uptime}\n"
+            "Questions answered: {answered}\nAbstention rate: {abstention_rate}\n"
+            "Votes: 👍 {up} / 👎 {down}\nLast reindex: {last}"
+        ),
+    },
+    "admin_status_doc": {
+        "de": "• {title} – {sentences} Sätze, Prüfsumme {checksum}",
+        "en": "• {title} – {sentences} sentences, checksum {checksum}",
+    },
+    "admin_last_none": {"de": "noch keiner", "en": "none yet"},
+    "admin_last_ok": {"de": "erfolgreich ({when}), Hash {digest}", "en": "succeeded ({when}), hash {digest}"},
+    "admin_last_failed": {"de": "fehlgeschlagen ({when}): {reason}", "en": "failed ({when}): {reason}"},
+    "admin_docs": {"de": "Dokumente (id – Titel):", "en": "Documents (id – title):"},
+    "admin_docs_empty": {"de": "Es sind keine Dokumente indexiert.", "en": "No documents are indexed."},
+    "admin_remove_usage": {"de": "So entfernst du ein Dokument: /remove <id> (siehe /docs)", "en": "Usage: /remove <id> (see /docs)"},
+    "admin_no_such_document": {"de": "Ein Dokument „{doc_id}“ gibt es nicht. /docs zeigt alle.", "en": "There is no document “{doc_id}”. /docs lists them."},
+    "admin_confirm_remove": {"de": "Dokument „{doc_id}“ wirklich entfernen und den Index neu aufbauen?", "en": "Really remove the document “{doc_id}” and rebuild the index?"},
+    "admin_confirm_replace": {"de": "„{name}“ gibt es schon. Ersetzen und den Index neu aufbauen?", "en": "“{name}” exists already. Replace it and rebuild the index?"},
+    "admin_yes": {"de": "Ja", "en": "Yes"},
+    "admin_no": {"de": "Nein", "en": "No"},
+    "admin_cancelled": {"de": "Abgebrochen – nichts wurde geändert.", "en": "Cancelled – nothing was changed."},
+    "admin_removed": {"de": "Dokument „{doc_id}“ entfernt.", "en": "Removed the document “{doc_id}”."},
+    "admin_saved": {"de": "„{name}“ gespeichert.", "en": "Saved “{name}”."},
+    "admin_upload_refused": {"de": "Diese Datei nehme ich nicht an: {reason}", "en": "I can't accept this file: {reason}"},
+    "admin_upload_too_large": {
+        "de": "die Datei hat {size} Bytes, erlaubt sind höchstens {limit}",
+        "en": "the file is {size} bytes; the limit is {limit} bytes",
+    },
+    "admin_rolled_back": {"de": "Zurückgesetzt. Jetzt in Betrieb: Version {version}, Hash {digest}", "en": "Rolled back. Now serving version {version}, hash {digest}"},
+    "admin_rollback_failed": {"de": "Zurücksetzen nicht möglich: {reason}", "en": "Cannot roll back: {reason}"},
+    "admin_feedback_title": {"de": "Die letzten 👎-Bewertungen:", "en": "The latest 👎 votes:"},
+    "admin_feedback_empty": {"de": "Noch keine 👎-Bewertungen.", "en": "No 👎 votes yet."},
+    "admin_unanswered_title": {"de": "Zuletzt unbeantwortete Fragen:", "en": "Recent questions without an answer:"},
+    "admin_unanswered_empty": {"de": "Bisher blieb keine Frage unbeantwortet.", "en": "No question has gone unanswered so far."},
     "language_de": {"de": "Deutsch", "en": "German"},
     "language_en": {"de": "Englisch", "en": "English"},
 }

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     vote INTEGER NOT NULL CHECK (vote IN (-1, 1))
 );
 CREATE TABLE IF NOT EXISTS counters (
-    name TEXT PRIMARY KEY,
+    counter TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS abstained (
@@ -56,6 +56,7 @@ class StateStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent on a crash
             self._db.executescript(_SCHEMA)
 
     def record_feedback(
@@ -66,7 +67,8 @@ class StateStore:
             raise ValueError(f"vote must be 1 or -1, got {vote!r}")
         ids = ",".join(str(i) for i in sentence_ids)
         self._write(
-            "INSERT INTO feedback (at, user_id, question, sentence_ids, vote) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO feedback (at, user_id, question, sentence_ids, vote)"
+            " VALUES (?, ?, ?, ?, ?)",
             (time.time(), user_id, question, ids, vote),
         )
 
@@ -83,7 +85,7 @@ class StateStore:
     def counters(self) -> dict[str, int]:
         """All counters by name (missing ones count as 0)."""
         with self._lock:
-            rows = self._db.execute("SELECT name, value FROM counters").fetchall()
+            rows = self._db.execute("SELECT counter, value FROM counters").fetchall()
         found = {QUESTIONS_ANSWERED: 0, ABSTENTIONS: 0}
         found.update(dict(rows))
         return found
@@ -93,6 +95,19 @@ class StateStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT at, user_id, question, sentence_ids, vote FROM feedback ORDER BY rowid"
+            ).fetchall()
+        return [
+            Feedback(at, user, question, tuple(int(i) for i in ids.split(",") if i), vote)
+            for at, user, question, ids, vote in rows
+        ]
+
+    def latest_feedback(self, vote: int, limit: int = 10) -> list[Feedback]:
+        """The most recent votes of one kind (+1 or -1), newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, user_id, question, sentence_ids, vote FROM feedback"
+                " WHERE vote = ? ORDER BY rowid DESC LIMIT ?",
+                (vote, limit),
             ).fetchall()
         return [
             Feedback(at, user, question, tuple(int(i) for i in ids.split(",") if i), vote)
@@ -117,7 +132,7 @@ class StateStore:
 
     def _increment(self, name: str) -> None:
         self._db.execute(
-            "INSERT INTO counters (name, value) VALUES (?, 1) "
-            "ON CONFLICT (name) DO UPDATE SET value = value + 1",
+            "INSERT INTO counters (counter, value) VALUES (?, 1) "
+            "ON CONFLICT (counter) DO UPDATE SET value = value + 1",
             (name,),
         )

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters, Update, User
 from telegram.constants import ChatAction
@@ -17,7 +18,6 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.answers import Answer
-from bot.app import Services
 from bot.formatting import answer_html, context_html, escape, more_html
 from bot.i18n import language_name, text
 from bot.language import detect_language
@@ -32,6 +32,9 @@ from bot.telegram.keyboards import (
     version_tag,
 )
 from bot.telegram.limits import QuestionLimiter, fit_message, question_problem
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +97,13 @@ async def _introduce(
     examples = rt.services.examples(lang)
     parts = [greeting, document_line(rt.services, lang), escape(text("how_to_ask", lang))]
     keyboard = examples_keyboard(examples, lang=lang, version=rt.version())
-    await update.effective_message.reply_text(fit_message("\n\n".join(parts)), reply_markup=keyboard)
+    await update.effective_message.reply_text(
+        fit_message("\n\n".join(part for part in parts if part)), reply_markup=keyboard
+    )
 
 
 def document_line(services: Services, lang: str) -> str:
-    """ "Document: <title>, <date> (language: German)" – or how many documents there are."""
+    """The document's title, date and language, or how many documents there are (HTML)."""
     documents = services.searcher.corpus.documents
     if not documents:
         return ""
@@ -169,7 +174,7 @@ def _refusal(rt: Runtime, question_text: str, user: User | None) -> str | None:
     return escape(text("rate_limited", lang))
 
 
-def reply_for(rt: Runtime, answer: Answer, version: str) -> tuple[str, InlineKeyboardMarkup]:
+def reply_for(rt: Runtime, answer: Answer, version: str) -> tuple[str, InlineKeyboardMarkup | None]:
     """The HTML and the buttons of an answer (example questions after an abstention)."""
     examples = rt.services.examples(answer.language)
     body = fit_message(answer_html(answer, answer.language, examples=examples))
@@ -213,7 +218,10 @@ async def vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     ids = [i for quote in answer.quotes for i in quote.sentence_ids]
     await asyncio.to_thread(
         runtime(context).state.record_feedback,
-        user_id=query.from_user.id, question=answer.question, sentence_ids=ids, vote=vote,
+        user_id=query.from_user.id,
+        question=answer.question,
+        sentence_ids=ids,
+        vote=vote,
     )
     await query.answer(text("feedback_thanks", answer.language))
 
@@ -222,12 +230,15 @@ async def example_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Ask the example question on the button, as if the user had typed it."""
     query = update.callback_query
     data, rt = decode(query.data), runtime(context)
-    examples = rt.services.examples(data.key) if data.version == rt.version() else []
+    current = data.version == rt.version() and query.message is not None
+    examples = rt.services.examples(data.key) if current else []
     if not data.extra.isdigit() or int(data.extra) >= len(examples):
         await expired_button(update, context)
         return
     await query.answer()
-    await answer_question(context, query.message.chat.id, examples[int(data.extra)], query.from_user)
+    await answer_question(
+        context, query.message.chat.id, examples[int(data.extra)], query.from_user
+    )
 
 
 async def expired_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -267,8 +278,12 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     """Log the failure with its traceback and apologize to the user, if there is one."""
     update_id = update.update_id if isinstance(update, Update) else None
     logger.error("update %s failed", update_id, exc_info=context.error)
-    if not isinstance(update, Update) or update.effective_chat is None:
+    if not isinstance(update, Update):
         return
     lang = user_language(update.effective_user)
-    with contextlib.suppress(TelegramError):
-        await context.bot.send_message(update.effective_chat.id, escape(text("error", lang)))
+    if update.callback_query is not None:  # stop the button's spinner, if still spinning
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+    if update.effective_chat is not None:
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(update.effective_chat.id, escape(text("error", lang)))

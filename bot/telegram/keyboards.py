@@ -102,8 +102,12 @@ def answer_keyboard(answer: Answer, *, key: str, version: str) -> InlineKeyboard
     return InlineKeyboardMarkup([first, votes])
 
 
-def examples_keyboard(examples: Sequence[str], *, lang: str, version: str) -> InlineKeyboardMarkup:
-    """One button per example question; tapping it asks that question."""
+def examples_keyboard(
+    examples: Sequence[str], *, lang: str, version: str
+) -> InlineKeyboardMarkup | None:
+    """One button per example question (tapping it asks that question); None without examples."""
+    if not examples:
+        return None
     rows = [
         [_button(example, ButtonData(EXAMPLE, version, lang, str(number)))]
         for number, example in enumerate(examples)

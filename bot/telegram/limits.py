@@ -51,7 +51,7 @@ def fit_message(markup: str, *, limit: int = TELEGRAM_LIMIT) -> str:
     """`markup` unchanged if Telegram accepts its length, else its plain text, escaped and cut."""
     if _units(markup) <= limit:
         return markup
-    plain = html_to_text(markup)
+    plain = html_to_text(markup).strip()
     while plain and _units(escape(plain)) > limit - 1:
         excess = _units(escape(plain)) - (limit - 1)
         plain = plain[: len(plain) - max(excess // 5, 1)]  # "&amp;" is the widest escape

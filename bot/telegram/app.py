@@ -1,0 +1,247 @@
+"""Build the Telegram Application and run it with long polling or a webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from functools import partial
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, InvalidToken, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.i18n import text
+from bot.settings import Settings
+from bot.state import StateStore
+from bot.telegram import groups, handlers, inline
+from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, AnswerCache, kind_is
+from bot.telegram.limits import QuestionLimiter
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+PRIVATE_COMMANDS = ("start", "help")
+GROUP_COMMANDS = ("ask", "help")
+ADMIN_COMMANDS = ("start", "help", "status", "reindex", "docs")
+CONCURRENT_UPDATES = 32
+# The update types the handlers use; Telegram does not send the others at all.
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+]
+RETRIES_AFTER_429 = 3
+
+
+def checked_token(settings: Settings) -> str:
+    """The bot token, or ValueError with one line saying what is wrong and how to fix it."""
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    if not token.strip():
+        raise ValueError(
+            "TELEGRAM_BOT_TOKEN is not set: put TELEGRAM_BOT_TOKEN=<token from @BotFather> "
+            "into .env or the environment (see .env.example)."
+        )
+    if not TOKEN_PATTERN.match(token.strip()):
+        raise ValueError(
+            "TELEGRAM_BOT_TOKEN is malformed: expected <bot id>:<secret> as issued by @BotFather "
+            "(digits, a colon, then at least 20 letters, digits, '_' or '-')."
+        )
+    return token.strip()
+
+
+def build_application(settings: Settings, *, services: Services | None = None) -> Application:
+    """The bot with all handlers; `services` are opened in post_init unless given.
+
+    Raises:
+        ValueError: the token or the rate limit setting is malformed.
+    """
+    root = settings.telegram_api_url
+    limiter = QuestionLimiter(settings.rate_limit)
+    application = (
+        ApplicationBuilder()
+        .token(checked_token(settings))
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                allow_sending_without_reply=True,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .rate_limiter(AIORateLimiter(max_retries=RETRIES_AFTER_429))
+        .post_init(partial(_post_init, settings=settings, services=services, limiter=limiter))
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    private, group = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
+    new = filters.UpdateType.MESSAGE  # edited messages are never answered as questions
+    application.add_handlers(
+        [
+            # Edits: a hint in private chats, silence in groups.
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, handlers.edited),
+            # Commands (CommandHandler ignores /cmd@otherbot).
+            CommandHandler("start", handlers.start, filters=new),
+            CommandHandler("help", handlers.help_command, filters=new),
+            CommandHandler("ask", groups.ask_command, filters=new),
+            # Buttons under answers and greetings; anything unknown or stale gets "expired".
+            CallbackQueryHandler(handlers.context_button, pattern=kind_is(CONTEXT)),
+            CallbackQueryHandler(handlers.more_button, pattern=kind_is(MORE)),
+            CallbackQueryHandler(handlers.vote_button, pattern=kind_is(VOTE)),
+            CallbackQueryHandler(handlers.example_button, pattern=kind_is(EXAMPLE)),
+            CallbackQueryHandler(handlers.expired_button),
+            # Inline mode: @bot question in any chat.
+            InlineQueryHandler(inline.inline_query),
+            # Private chats: every text is a question; other messages get a hint.
+            MessageHandler(new & private & filters.TEXT & ~filters.COMMAND, handlers.question),
+            MessageHandler(new & private & filters.COMMAND, handlers.unknown_command),
+            MessageHandler(
+                new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.not_text
+            ),
+            # Groups: only mentions of the bot and replies to it.
+            MessageHandler(new & group & filters.TEXT & ~filters.COMMAND, groups.group_message),
+        ]
+    )
+    application.add_error_handler(handlers.error_handler)
+    return application
+
+
+async def _post_init(
+    application: Application,
+    *,
+    settings: Settings,
+    services: Services | None,
+    limiter: QuestionLimiter,
+) -> None:
+    """Open the model, index and state database, then register the command menus."""
+    if services is None:
+        from bot.app import open_services  # loads torch: only when the bot really starts
+
+        services = await asyncio.to_thread(open_services, settings)
+    state = await asyncio.to_thread(StateStore, settings.state_db)
+    application.bot_data[handlers.RUNTIME] = handlers.Runtime(
+        settings, services, state, AnswerCache(), limiter
+    )
+    await register_commands(application.bot, admin_ids=settings.admin_user_ids)
+
+
+async def _post_shutdown(application: Application) -> None:
+    """Close the state database."""
+    found = application.bot_data.pop(handlers.RUNTIME, None)
+    if found is not None:
+        await asyncio.to_thread(found.state.close)
+
+
+async def register_commands(bot: Bot, *, admin_ids: frozenset[int] = frozenset()) -> None:
+    """The command menus in German and English: private chats, groups and each admin's chat."""
+    menus: list[tuple[BotCommandScope, tuple[str, ...]]] = [
+        (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
+        (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
+    ] + [(BotCommandScopeChat(admin), ADMIN_COMMANDS) for admin in sorted(admin_ids)]
+    for scope, names in menus:
+        for language in ("de", None):
+            commands = [BotCommand(n, text(f"cmd_{n}", language or "en")) for n in names]
+            try:
+                await bot.set_my_commands(commands, scope=scope, language_code=language)
+            except BadRequest as exc:  # e.g. an admin who never started the bot
+                logger.warning("cannot set commands for %s: %s", scope.type, exc.message)
+                break
+            except TelegramError as exc:
+                logger.warning("cannot set the command menu: %s", exc)
+                return
+
+
+def run(settings: Settings) -> int:
+    """Run the bot until interrupted; returns the exit code (2: bad configuration or token,
+    1: the Bot API server cannot be reached)."""
+    try:
+        application = build_application(settings)
+        secret = webhook_secret(settings)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    problem = asyncio.run(_server_problem(settings.telegram_api_url, checked_token(settings)))
+    if problem:
+        code, message = problem
+        print(message, file=sys.stderr)
+        return code
+    if settings.webhook_url:
+        _run_webhook(application, settings, secret)
+    else:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    return 0
+
+
+async def _server_problem(root: str, token: str) -> tuple[int, str] | None:
+    """Exit code and one line on why the Bot API server refuses the bot, or None if it is fine.
+
+    Checked before starting because the Application logs these with a full traceback.
+    """
+    probe = Bot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
+    try:
+        async with probe:
+            logger.info("starting as @%s", probe.username)
+    except InvalidToken:
+        return 2, f"TELEGRAM_BOT_TOKEN was rejected by {root}: check the token."
+    except TelegramError as exc:
+        return 1, f"Cannot reach the Bot API server at {root}: {exc}"
+    return None
+
+
+def _run_webhook(application: Application, settings: Settings, secret: str | None) -> None:
+    if secret is None:
+        logger.warning("WEBHOOK_SECRET is not set: anyone who finds the URL can post updates")
+    application.run_webhook(**webhook_options(settings, secret))
+
+
+def webhook_options(settings: Settings, secret: str | None) -> dict[str, object]:
+    """Where the webhook server listens and what Telegram is told (the URL's path is served)."""
+    url = settings.webhook_url or ""
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": urlparse(url).path.lstrip("/"),
+        "webhook_url": url,
+        "secret_token": secret,
+        "allowed_updates": ALLOWED_UPDATES,
+    }
+
+
+def webhook_secret(settings: Settings) -> str | None:
+    """WEBHOOK_SECRET if set; ValueError unless Telegram accepts it as a secret_token."""
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not secret:
+        return None
+    if not SECRET_PATTERN.match(secret):
+        raise ValueError("WEBHOOK_SECRET must be 1-256 characters: letters, digits, '_' or '-'.")
+    return secret
