@@ -24,7 +24,7 @@ class BridgeConfig:
     """Thresholds chosen on the development questions (see README, "Answer quality")."""
 
     min_similarity: float = 0.6  # cosine between a question word and a document word
-    neighbours: int = 3  # document words considered per question word
+    neighbours: int = 1  # the nearest document word per question word
     min_spelling: float = 85.0  # rapidfuzz ratio (0-100) for near-identical spellings
     min_spelling_length: int = 5  # shorter words are too easily confused
 
@@ -35,6 +35,7 @@ class TermBridge:
     def __init__(self, words: Sequence[str], terms: Sequence[str], vectors: np.ndarray,
                  config: BridgeConfig | None = None) -> None:
         self.words = list(words)
+        self._spellings = [spelling_key(w) for w in self.words]
         self.terms = list(terms)
         self.vectors = vectors
         self.config = config or BridgeConfig()
@@ -59,10 +60,19 @@ class TermBridge:
                 if sims[i] >= cfg.min_similarity:
                     _keep(weights, self.terms[i], float(sims[i]))
             if len(word) >= cfg.min_spelling_length:
-                for _, score, i in process.extract(word, self.words, scorer=fuzz.ratio,
+                for _, score, i in process.extract(spelling_key(word), self._spellings, scorer=fuzz.ratio,
                                                    score_cutoff=cfg.min_spelling, limit=2):
                     _keep(weights, self.terms[i], score / 100)
         return weights
+
+
+def spelling_key(word: str) -> str:
+    """A folded word with English/German transliteration differences evened out.
+
+    English writes y where German writes j (Pyongyang/Pjöngjang, Yemen/Jemen) and ts, c or
+    k where German writes z or k (Donetsk/Donezk); compare spellings on this key.
+    """
+    return word.replace("y", "j").replace("ts", "z").replace("c", "k")
 
 
 def _keep(weights: dict[str, float], term: str, weight: float) -> None:
