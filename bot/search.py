@@ -91,10 +91,13 @@ class Searcher:
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
         if not hits or not confident(top, self.weights):
             return Answer(question, language, True, top_score=top, debug=debug)
-        quotes = quotes_from_hits(hits, serving.corpus)
-        shown = [q for q in quotes[:MAX_QUOTES] if q.score >= top * self.weights.related_ratio]
-        more = quotes[len(shown) : len(shown) + MORE_QUOTES]
-        return Answer(question, language, False, tuple(shown), tuple(more), top, debug)
+        # Only genuinely relevant hits are shown (and merged when adjacent); the rest wait
+        # behind "More".
+        strong = [h for h in hits if h.score >= top * self.weights.related_ratio]
+        shown = quotes_from_hits(strong, serving.corpus)[:MAX_QUOTES]
+        used = {i for q in shown for i in q.sentence_ids}
+        more = quotes_from_hits([h for h in hits if h.sentence_id not in used], serving.corpus)
+        return Answer(question, language, False, tuple(shown), tuple(more[:MORE_QUOTES]), top, debug)
 
     def context(self, quote: Quote) -> Context:
         """The paragraph around `quote` (from the version now serving)."""
