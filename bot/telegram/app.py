@@ -37,7 +37,7 @@ from telegram.ext import (
 from bot.i18n import text
 from bot.settings import Settings
 from bot.state import StateStore
-from bot.telegram import groups, handlers, inline
+from bot.telegram import admin, groups, handlers, inline
 from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, AnswerCache, kind_is
 from bot.telegram.limits import QuestionLimiter
 
@@ -50,7 +50,9 @@ TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 PRIVATE_COMMANDS = ("start", "help")
 GROUP_COMMANDS = ("ask", "help")
-ADMIN_COMMANDS = ("start", "help", "status", "reindex", "docs")
+ADMIN_COMMANDS = (
+    "start", "help", "status", "reindex", "docs", "remove", "rollback", "feedback", "unanswered"
+)
 CONCURRENT_UPDATES = 32
 # The update types the handlers use; Telegram does not send the others at all.
 ALLOWED_UPDATES = [
@@ -114,6 +116,17 @@ def build_application(settings: Settings, *, services: Services | None = None) -
             CommandHandler("start", handlers.start, filters=new),
             CommandHandler("help", handlers.help_command, filters=new),
             CommandHandler("ask", groups.ask_command, filters=new),
+            # Admin commands, confirmation buttons and document uploads (private chats only;
+            # anyone not in ADMIN_USER_IDS gets a polite refusal).
+            CommandHandler("status", admin.status, filters=new & private),
+            CommandHandler("reindex", admin.reindex, filters=new & private),
+            CommandHandler("docs", admin.docs, filters=new & private),
+            CommandHandler("remove", admin.remove, filters=new & private),
+            CommandHandler("rollback", admin.rollback, filters=new & private),
+            CommandHandler("feedback", admin.feedback, filters=new & private),
+            CommandHandler("unanswered", admin.unanswered, filters=new & private),
+            CallbackQueryHandler(admin.confirm_button, pattern=admin.CALLBACK_PATTERN),
+            MessageHandler(new & private & filters.Document.ALL, admin.upload),
             # Buttons under answers and greetings; anything unknown or stale gets "expired".
             CallbackQueryHandler(handlers.context_button, pattern=kind_is(CONTEXT)),
             CallbackQueryHandler(handlers.more_button, pattern=kind_is(MORE)),

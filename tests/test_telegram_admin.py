@@ -1,0 +1,283 @@
+"""Admin commands, buttons and uploads end to end: the real bot and model against a fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from fakebotapi import FakeBotAPI
+from telegram.ext import Application
+from test_telegram import ADMIN, BOT, TOKEN, WAIT, blockquotes, bot_settings, polling_bot
+
+from bot.app import Services
+from bot.i18n import text
+from bot.settings import Settings
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+
+STRANGER = 777001
+REINDEX_WAIT = 120.0  # a reindex embeds with the real model
+NEW_DOC = (
+    "The Zorblax lighthouse\n\n"
+    "The Zorblax lighthouse was painted green by Mira Kettlewell in 1923. "
+    "It stands on a granite cliff north of the harbour.\n"
+)
+
+
+@pytest_asyncio.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def app(
+    api: FakeBotAPI, settings: Settings, services: Services
+) -> AsyncIterator[Application]:
+    tight = bot_settings(settings, api, max_upload_bytes=5_000)
+    async with polling_bot(tight, services) as running:
+        yield running
+
+
+def snapshot(folder: Path) -> list[tuple[str, bytes]]:
+    return sorted((p.name, p.read_bytes()) for p in folder.iterdir())
+
+
+async def command(api: FakeBotAPI, line: str, user_id: int = ADMIN, lang: str = "en") -> dict:
+    api.mark()  # skip earlier messages and edits
+    api.send_text(line, user_id=user_id, language_code=lang)
+    return await api.next_message(chat_id=user_id, timeout=WAIT)
+
+
+async def report(
+    api: FakeBotAPI, chat_id: int = ADMIN, lang: str = "en", since: int = 0
+) -> dict[str, Any]:
+    """The reindex message (sent after message `since`) once it shows its report or failure."""
+    failed = text("admin_reindex_failed", lang, reason="")[:12]
+    done = (text("admin_report", lang, **_blank())[:12], failed, "already running")
+
+    def finished() -> dict[str, Any] | None:
+        for message in api.messages(chat_id):
+            if message["message_id"] > since and message["text"].startswith(done):
+                return message
+        return None
+
+    return await api.wait_for(finished, timeout=REINDEX_WAIT)
+
+
+def _blank() -> dict[str, Any]:
+    names = "documents docs_added docs_removed docs_changed docs_unchanged sentences sent_added"
+    names += " sent_removed sent_unchanged embedded model digest"
+    return {name: "" for name in names.split()} | {"seconds": 0.0}
+
+
+@pytest.fixture
+def slow_build(services: Services, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Make builds wait until the returned event is set (at most REINDEX_WAIT seconds)."""
+    release, original = threading.Event(), services.indexer.build
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        release.wait(REINDEX_WAIT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services.indexer, "build", build)
+    return release
+
+
+# ---------------------------------------------------------------------------- admins
+
+
+async def test_status_shows_documents_index_and_counters(
+    api: FakeBotAPI, app: Application, services: Services
+) -> None:
+    doc = services.searcher.corpus.documents[0]
+    await command(api, "Wer besuchte im Juni Pjöngjang?", user_id=5555, lang="de")
+    reply = await command(api, "/status")
+    manifest = services.searcher.version.manifest
+    assert doc.title in reply["text"] and doc.checksum[:8] in reply["text"]
+    assert f"Sentences: {len(services.searcher.corpus.sentences)}" in reply["text"]
+    assert manifest.index_sha256[:12] in reply["text"] and manifest.model in reply["text"]
+    assert "Questions answered: 1" in reply["text"] or "Abstention rate: 100%" in reply["text"]
+    german = await command(api, "/status", lang="de")
+    assert "Sätze:" in german["text"] and "Laufzeit" in german["text"]
+
+
+async def test_reindex_edits_one_message_into_a_change_report(
+    api: FakeBotAPI, app: Application, services: Services
+) -> None:
+    first = await command(api, "/reindex")
+    assert first["text"] == text("admin_reindex_started", "en")
+    final = await report(api)
+    assert final["message_id"] == first["message_id"]
+    assert "Documents: 1 (added 0, removed 0, changed 0, unchanged 1)" in final["text"]
+    assert services.searcher.version.manifest.index_sha256[:12] in final["text"]
+    edits = [c for c in api.calls_to("editMessageText") if c["chat_id"] == ADMIN]
+    bodies = [c["text"] for c in edits]
+    assert len(bodies) == len(set(bodies))  # never the same text twice
+    status = await command(api, "/status")
+    assert "Last reindex: succeeded" in status["text"]
+
+
+async def test_second_reindex_while_one_runs_is_refused_and_questions_get_answers(
+    api: FakeBotAPI, app: Application, slow_build: threading.Event
+) -> None:
+    await command(api, "/reindex")
+    again = await command(api, "/reindex")
+    assert again["text"] == text("admin_already_running", "en")
+    users = [6000 + n for n in range(20)]
+    for user in users:
+        api.send_text("Wer besuchte im Juni Pjöngjang?", user_id=user)
+    answers = await asyncio.gather(
+        *(api.next_message(chat_id=user, timeout=REINDEX_WAIT) for user in users)
+    )
+    assert all(a["text"] for a in answers) and sum(bool(blockquotes(a)) for a in answers) == 20
+    slow_build.set()
+    final = await report(api)
+    assert final["text"].startswith("Index rebuilt")
+
+
+async def test_upload_of_a_new_document_is_stored_and_answerable(
+    api: FakeBotAPI, app: Application, settings: Settings
+) -> None:
+    api.send_document(
+        NEW_DOC.encode(), "lighthouse.txt", "text/plain", user_id=ADMIN, language_code="en"
+    )
+    saved = await api.next_message(chat_id=ADMIN, timeout=WAIT)
+    assert saved["text"] == text("admin_saved", "en", name="lighthouse.txt")
+    final = await report(api)
+    assert "added 1" in final["text"]
+    assert (settings.documents_dir / "lighthouse.txt").read_text() == NEW_DOC
+    answer = await command(api, "Who painted the Zorblax lighthouse green?", user_id=6100)
+    assert any("Kettlewell" in quote for quote in blockquotes(answer)), answer["text"]
+    listing = await command(api, "/docs")
+    assert "lighthouse" in listing["text"]
+
+
+async def test_upload_of_an_existing_name_asks_before_replacing(
+    api: FakeBotAPI, app: Application, settings: Settings, services: Services
+) -> None:
+    name = next(p.name for p in settings.documents_dir.glob("*.txt"))
+    before = snapshot(settings.documents_dir)
+    api.send_document(NEW_DOC.encode(), name, "text/plain", user_id=ADMIN, language_code="en")
+    question = await api.next_message(chat_id=ADMIN, timeout=WAIT)
+    assert question["text"] == text("admin_confirm_replace", "en", name=name)
+    no = question["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    api.press_button(question, no, user_id=ADMIN, language_code="en")
+    cancelled = await api.next_message(chat_id=ADMIN, timeout=WAIT)
+    assert cancelled["text"] == text("admin_cancelled", "en")
+    assert snapshot(settings.documents_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "picture.txt", "binary"),
+        (b"", "empty.txt", "no text"),
+        (b"a" * 6_000, "big.txt", "limit"),
+        (b"root:x:0:0:root:/root:/bin/bash", "../../etc/passwd.txt", "not a safe file name"),
+        ("Grüße aus Köln".encode("latin-1"), "latin.txt", "not UTF-8"),
+    ],
+)
+async def test_invalid_uploads_are_refused_with_the_reason(
+    api: FakeBotAPI, app: Application, settings: Settings, data: bytes, name: str, reason: str
+) -> None:
+    before = snapshot(settings.documents_dir)
+    api.send_document(data, name, "text/plain", user_id=ADMIN, language_code="en")
+    reply = await api.next_message(chat_id=ADMIN, timeout=WAIT)
+    assert reply["text"].startswith("I can't accept this file") and reason in reply["text"]
+    assert snapshot(settings.documents_dir) == before
+    if name == "big.txt":  # refused before downloading
+        assert not api.calls_to("getFile")
+
+
+async def test_remove_asks_then_removes_and_reindexes(
+    api: FakeBotAPI, app: Application, settings: Settings, services: Services
+) -> None:
+    (settings.documents_dir / "lighthouse.txt").write_text(NEW_DOC)
+    await command(api, "/reindex")
+    await report(api)
+    doc_id = "lighthouse"
+    before = snapshot(settings.documents_dir)
+    missing = await command(api, "/remove nothing-here")
+    assert "nothing-here" in missing["text"] and not missing["reply_markup"]
+    question = await command(api, f"/remove {doc_id}", lang="de")
+    assert question["text"] == text("admin_confirm_remove", "de", doc_id=doc_id)
+    yes = question["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    api.press_button(question, yes, user_id=STRANGER, language_code="de")
+    await api.wait_for(lambda: api.callback_answers, timeout=WAIT)
+    assert api.callback_answers[-1]["text"] == text("admin_refused", "de")
+    assert snapshot(settings.documents_dir) == before
+    api.press_button(question, yes, user_id=ADMIN, language_code="de")
+    removed = await api.next_message(chat_id=ADMIN, timeout=WAIT)
+    assert removed["text"] == text("admin_removed", "de", doc_id=doc_id)
+    final = await report(api, lang="de", since=removed["message_id"])
+    assert "entfernt 1" in final["text"]
+    assert not list(settings.documents_dir.glob(f"{doc_id}.txt"))
+
+
+async def test_rollback_serves_the_previous_version(
+    api: FakeBotAPI, app: Application, services: Services
+) -> None:
+    refused = await command(api, "/rollback")
+    assert refused["text"].startswith("Cannot roll back")
+    serving = services.searcher.version.manifest.version
+    await command(api, "/reindex")
+    await report(api)
+    assert services.searcher.version.manifest.version != serving
+    reply = await command(api, "/rollback")
+    assert services.searcher.version.manifest.version == serving
+    assert serving in reply["text"]
+
+
+async def test_feedback_and_unanswered_list_questions(api: FakeBotAPI, app: Application) -> None:
+    answer = await command(api, "Wer besuchte im Juni Pjöngjang?", user_id=6200, lang="de")
+    down = answer["reply_markup"]["inline_keyboard"][1][1]["callback_data"]
+    api.press_button(answer, down, user_id=6200)
+    await api.wait_for(lambda: api.callback_answers, timeout=WAIT)
+    await command(api, "Wie backe ich einen Apfelkuchen mit Zimt?", user_id=6201, lang="de")
+    listing = await command(api, "/feedback")
+    assert "Wer besuchte im Juni Pjöngjang?" in listing["text"] and blockquotes(listing)
+    unanswered = await command(api, "/unanswered")
+    assert unanswered["text"].startswith(text("admin_unanswered_title", "en"))
+
+
+# ---------------------------------------------------------------------------- everyone else
+
+
+@pytest.mark.parametrize(
+    "line", ["/status", "/reindex", "/docs", "/remove x", "/rollback", "/feedback", "/unanswered"]
+)
+async def test_non_admin_commands_are_refused_and_logged(
+    api: FakeBotAPI,
+    app: Application,
+    settings: Settings,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+    line: str,
+) -> None:
+    before, serving = snapshot(settings.documents_dir), services.searcher.version.manifest.version
+    caplog.set_level(logging.WARNING, logger="bot.telegram.admin")
+    for lang in ("de", "en"):
+        reply = await command(api, line, user_id=STRANGER, lang=lang)
+        assert reply["text"] == text("admin_refused", lang) and not reply["reply_markup"]
+    assert f"refused admin command {line.split()[0]} from user {STRANGER}" in caplog.text
+    await asyncio.sleep(0.5)
+    assert snapshot(settings.documents_dir) == before
+    assert services.searcher.version.manifest.version == serving
+
+
+async def test_non_admin_upload_is_refused_and_nothing_is_written(
+    api: FakeBotAPI, app: Application, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = snapshot(settings.documents_dir)
+    api.send_document(NEW_DOC.encode(), "lighthouse.txt", "text/plain", user_id=STRANGER)
+    reply = await api.next_message(chat_id=STRANGER, timeout=WAIT)
+    assert reply["text"] == text("admin_refused", "de")
+    assert f"refused admin command upload from user {STRANGER}" in caplog.text
+    assert not api.calls_to("getFile") and snapshot(settings.documents_dir) == before
