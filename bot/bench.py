@@ -1,0 +1,336 @@
+"""Speed and memory: `python -m bot.bench [--sentences N] [--quick]` (or `python -m bot bench`).
+
+Prints figures, asserts nothing:
+
+* the machine, the date and the model;
+* cold start: a fresh `python -m bot ask` process over a pre-built index, timed from its start
+  to its first answer, and the same steps in this process (imports, model, index, first answer);
+* answer latency percentiles of `Searcher.answer` over the development questions, after warm-up;
+* build throughput on a generated corpus of distinct German and English sentences, and an
+  incremental reindex after editing one of its documents;
+* peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_QUESTIONS = (
+    "../shared/eval/dev_questions.jsonl",
+    str(ROOT.parent / "shared/eval/dev_questions.jsonl"),
+)
+COLD_QUESTION = "Wer besuchte im Juni Pjöngjang?"
+LABEL = 40
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every measurement and print the figures; returns the exit code."""
+    entered = _process_age()
+    args = _parser().parse_args(argv)
+    sentences = args.sentences or (300 if args.quick else 10_000)
+    repeats = args.repeats or (3 if args.quick else 20)
+    cold_runs = 1 if args.quick else 2
+
+    from bot.settings import Settings
+
+    model_name = Settings().embedding_model
+    _machine(model_name)
+    with tempfile.TemporaryDirectory(prefix="bot-bench-") as tmp:
+        root = Path(tmp)
+        searcher = _cold_start(root, model_name, entered, cold_runs)
+        _latency(searcher, _questions(args.questions, searcher), repeats)
+        _build(root / "generated", searcher.model, model_name, sentences)
+    _memory()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench", description=__doc__.split("\n")[0])
+    add = parser.add_argument
+    add("--sentences", type=_positive, help="generated sentences (10000; 300 with --quick)")
+    add("--repeats", type=_positive, help="timed passes over the questions (20; 3 with --quick)")
+    add("--questions", type=Path, help="JSONL of {'question': ...} (default: dev questions)")
+    add("--quick", action="store_true", help="small sizes, for a smoke run")
+    return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
+def _machine(model_name: str) -> None:
+    print("machine")
+    _row("cpus available", len(os.sched_getaffinity(0)))
+    _row("cpus online", os.cpu_count())
+    _row("cpu model", _cpu_model())
+    _row("ram", _ram())
+    _row("python", f"{platform.python_version()} on {platform.system()} {platform.machine()}")
+    _row("date", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    _row("model", model_name)
+
+
+def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
+    """Time the steps of a start in this process, then whole `ask` processes; returns a Searcher."""
+    print("\ncold start")
+    started = time.perf_counter()
+    for name in ("bot.embedding", "bot.indexing", "bot.search", "bot.language", "bot.app"):
+        importlib.import_module(name)
+    imports = time.perf_counter() - started
+
+    from bot.embedding import embed_queries, load_model
+    from bot.language import detect_language
+    from bot.search import Searcher
+
+    started = time.perf_counter()
+    model = load_model(model_name)
+    embed_queries(model, ["warm-up"])  # the weights load lazily, on the first encode
+    model_load = time.perf_counter() - started
+
+    seed = root / "seed"
+    report = _indexer(seed, model, model_name).build()
+    shutil.copytree(seed, root / "cold")  # as `python -m bot index` leaves it
+
+    started = time.perf_counter()
+    indexer = _indexer(seed, model, model_name)
+    version = indexer.open()
+    index_load = time.perf_counter() - started
+    started = time.perf_counter()
+    searcher = Searcher(model, version, embed=indexer.embed_cached)
+    searcher_setup = time.perf_counter() - started
+    started = time.perf_counter()
+    language = detect_language(COLD_QUESTION)
+    detector_load = time.perf_counter() - started
+    started = time.perf_counter()
+    searcher.answer(COLD_QUESTION, language=language)
+    first_answer = time.perf_counter() - started
+
+    for run in range(runs):
+        first_line, total, rss = _ask_process(root / "cold")
+        label = "first start after index" if run == 0 else "next start"
+        figure = f"{first_line:.2f} s  (exit {total:.2f} s, peak RSS {rss:.0f} MiB)"
+        _row(
+            f"process to first answer ({label})",
+            figure if first_line else f"failed ({total:.2f} s)",
+        )
+    _row("in-process: interpreter start", _seconds(entered))
+    _row("in-process: imports", _seconds(imports))
+    _row("in-process: model load (first encode)", _seconds(model_load))
+    _row("in-process: index load", f"{_seconds(index_load)}  ({report.sentences} sentences)")
+    _row("in-process: searcher setup", _seconds(searcher_setup))
+    _row("in-process: language detector load", _seconds(detector_load))
+    _row("in-process: first answer", _seconds(first_answer))
+    return searcher
+
+
+def _ask_process(folder: Path) -> tuple[float | None, float, float]:
+    """(seconds to the first answer line, seconds to exit, peak RSS MiB) of one `ask` process."""
+    env = dict(os.environ, LOG_LEVEL="WARNING", INDEX_DIR=str(folder / "index"))
+    env["DOCUMENTS_DIR"] = str(folder / "documents")
+    command = [sys.executable, "-m", "bot", "ask", "--json", COLD_QUESTION]
+    pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
+    started = time.perf_counter()
+    with subprocess.Popen(command, cwd=folder, env=env, text=True, **pipes) as process:
+        line = process.stdout.readline()
+        first_line = time.perf_counter() - started if line.startswith("{") else None
+        process.stdout.read()
+    total = time.perf_counter() - started
+    # Children's peak RSS is the largest of all waited-for children: here, `ask` processes.
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return (first_line if process.returncode == 0 else None), total, rss
+
+
+def _questions(path: Path | None, searcher) -> list[str]:
+    """The development questions if present, else the documents' example questions."""
+    candidates = [path] if path else [Path(p) for p in DEV_QUESTIONS]
+    for candidate in candidates:
+        if candidate.is_file():
+            lines = candidate.read_text("utf-8").splitlines()
+            return [json.loads(line)["question"] for line in lines if line.strip()]
+    return [q for doc in searcher.corpus.documents for qs in doc.examples.values() for q in qs]
+
+
+def _latency(searcher, questions: list[str], repeats: int) -> None:
+    import numpy as np
+
+    from bot.language import detect_language
+
+    asked = [(q, detect_language(q)) for q in questions]
+    for question, lang in asked:  # warm-up: every question once
+        searcher.answer(question, language=lang)
+    times = []
+    for _ in range(repeats):
+        for question, lang in asked:
+            started = time.perf_counter()
+            searcher.answer(question, language=lang)
+            times.append((time.perf_counter() - started) * 1000)
+    p50, p95, p99 = np.percentile(times, [50, 95, 99])
+    print(f"\nanswer latency (Searcher.answer, {len(questions)} questions x {repeats}, warm)")
+    _row("p50", f"{p50:.1f} ms")
+    _row("p95", f"{p95:.1f} ms")
+    _row("p99", f"{p99:.1f} ms")
+    _row("mean / max", f"{np.mean(times):.1f} ms / {max(times):.1f} ms")
+
+
+def _build(folder: Path, model, model_name: str, count: int) -> None:
+    files = write_corpus(folder / "documents", count)
+    indexer = _indexer(folder, model, model_name)
+    started = time.perf_counter()
+    full = indexer.build()
+    full_seconds = time.perf_counter() - started
+    print(f"\nbuild from scratch ({count} generated sentences in {len(files)} documents)")
+    _row("sentences indexed / embedded", f"{full.sentences} / {full.sentences_embedded}")
+    _row("build time", _seconds(full_seconds))
+    _row("build throughput", f"{full.sentences / full_seconds:.0f} sentences/s")
+
+    edited = files[0]
+    text = edited.read_text("utf-8")
+    first = text.split(". ", 1)[0] + "."
+    replacement = _sentence(random.Random(-1), "de", count + 10**6)  # a number not used yet
+    edited.write_text(text.replace(first, replacement, 1), "utf-8")
+    started = time.perf_counter()
+    again = indexer.build()
+    seconds = time.perf_counter() - started
+    print(f"\nincremental reindex (one sentence edited in {edited.name})")
+    _row("reindex time", f"{_seconds(seconds)}  ({seconds / full_seconds:.0%} of the full build)")
+    _row("sentences embedded", f"{again.sentences_embedded} (full: {full.sentences_embedded})")
+    changes = f"{again.sentences_added} / {again.sentences_removed} / {again.sentences_unchanged}"
+    _row("sentences added / removed / unchanged", changes)
+
+
+def _indexer(folder: Path, model, model_name: str):
+    from bot.indexing import Indexer
+
+    docs, index = folder / "documents", folder / "index"
+    return Indexer(documents_dir=docs, index_dir=index, model=model, model_name=model_name)
+
+
+def _memory() -> None:
+    print("\nmemory")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    _row("peak RSS (this process)", f"{peak:.0f} MiB")
+
+
+# Word lists for the generated corpus: no abbreviations and no number before a full stop, so
+# every generated sentence is exactly one sentence for the splitter.
+_WORDS = {
+    "de": {
+        "when": "Am Montag|Am Dienstag|Im Frühjahr|Im Herbst|Nach langen Verhandlungen|"
+        "Zum ersten Mal|Überraschend|Seit Jahresbeginn|Am Wochenende|Gestern",
+        "verb": "zählte|meldete|prüfte|bestätigte|kritisierte|untersuchte|veröffentlichte|schätzte",
+        "who": "die Regierung|der Stadtrat|das Ministerium|die Polizei|das Gericht|die Kommission|"
+        "der Verband|die Universität|eine Forschungsgruppe",
+        "where": "in Hamburg|in Leipzig|in Köln|in Freiburg|in Rostock|in Kassel|in Dresden|"
+        "am Bodensee|im Ruhrgebiet",
+        "what": "Fahrräder|Beschwerden|Anträge|Windräder|Schulklassen|Baustellen|Wohnungen|Bäume|"
+        "Busse|Patente",
+        "tail": "auf öffentlichen Plätzen|trotz knapper Mittel|mehr als im Vorjahr|"
+        "in einem neuen Bericht|ohne genaue Angaben zur Herkunft|für die Region|"
+        "wegen des Wetters|nach eigenen Angaben",
+    },
+    "en": {
+        "when": "On Monday|On Tuesday|In spring|In autumn|After long talks|For the first time|"
+        "Unexpectedly|Since January|Over the weekend|Yesterday",
+        "verb": "counted|reported|reviewed|confirmed|criticised|examined|published|estimated",
+        "who": "the government|the city council|the ministry|the police|the court|the commission|"
+        "the association|the university|a research group",
+        "where": "in Leeds|in Glasgow|in Boston|in Denver|in Perth|in Cardiff|in Dublin|"
+        "near the coast|in the valley",
+        "what": "bicycles|complaints|applications|wind turbines|school classes|building sites|"
+        "flats|trees|buses|patents",
+        "tail": "in public squares|despite tight budgets|more than last year|in a new report|"
+        "without saying where they came from|for the region|because of the weather|"
+        "according to its own figures",
+    },
+}
+
+
+def _sentence(rng: random.Random, lang: str, number: int) -> str:
+    """One sentence; `number` makes it distinct from every other generated sentence."""
+    w = {key: rng.choice(values.split("|")) for key, values in _WORDS[lang].items()}
+    if lang == "de":
+        return f"{w['when']} {w['verb']} {w['who']} {w['where']} {number} {w['what']} {w['tail']}."
+    return f"{w['when']}, {w['who']} {w['where']} {w['verb']} {number} {w['what']} {w['tail']}."
+
+
+def write_corpus(folder: Path, count: int, *, seed: int = 42) -> list[Path]:
+    """Write `count` distinct sentences as up to ten .txt documents, alternately German and English.
+
+    Paragraphs of three to six sentences are separated by blank lines; the same arguments
+    always give the same files.
+    """
+    rng = random.Random(seed)
+    per_document = -(-count // max(1, min(10, count // 100)))
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for doc, lo in enumerate(range(0, count, per_document)):
+        lang = "de" if doc % 2 == 0 else "en"
+        sentences = [
+            _sentence(rng, lang, 1000 + n) for n in range(lo, min(lo + per_document, count))
+        ]
+        paragraphs, i = [], 0
+        while i < len(sentences):
+            size = rng.randint(3, 6)
+            paragraphs.append(" ".join(sentences[i : i + size]))
+            i += size
+        path = folder / f"generated-{doc:03d}-{lang}.txt"
+        path.write_text("\n\n".join(paragraphs) + "\n", "utf-8")
+        files.append(path)
+    return files
+
+
+def _process_age() -> float | None:
+    """Seconds since this process started (Linux), or None."""
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    return uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _ram() -> str:
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    except (OSError, ValueError):
+        return "unknown"
+    total, available = (int(info[k].split()[0]) / 1024**2 for k in ("MemTotal", "MemAvailable"))
+    return f"{total:.1f} GiB ({available:.1f} GiB available)"
+
+
+def _seconds(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f} s"
+
+
+def _row(label: str, value: object) -> None:
+    print(f"  {label + ':':<{LABEL}} {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
