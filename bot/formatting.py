@@ -3,6 +3,10 @@
 All document and user text goes through `html.escape`; messages are kept within
 Telegram's 4096-character limit by dropping whole quotes first and trimming the text of
 a single quote only when it alone is too long, so the HTML stays well-formed.
+
+Telegram counts UTF-16 code units (an emoji counts twice), so every length here is
+measured and cut in those units, on the escaped text: an escaped "&" is five units long,
+and a cut never falls inside such an entity.
 """
 
 from __future__ import annotations
@@ -31,9 +35,14 @@ def place(quote: Quote, lang: str) -> str:
 
 
 def quote_html(quote: Quote, lang: str, *, max_chars: int = TELEGRAM_LIMIT) -> str:
-    """One quote as a blockquote with its place and document title below it."""
-    body = _trim(quote.text, max_chars)
-    return f"<blockquote>{escape(body)}</blockquote>\n— <i>{escape(quote.document)}</i>, {place(quote, lang)}"
+    """One quote as a blockquote with its place and document title below it.
+
+    The whole markup stays within `max_chars` UTF-16 units; only the quote text is trimmed.
+    """
+    head = "<blockquote>"
+    tail = f"</blockquote>\n— <i>{escape(quote.document)}</i>, {place(quote, lang)}"
+    body = _trim(escape(quote.text), max_chars - _units(head) - _units(tail))
+    return f"{head}{body}{tail}"
 
 
 def answer_html(answer: Answer, lang: str, *, examples: Sequence[str] = (),
@@ -41,22 +50,24 @@ def answer_html(answer: Answer, lang: str, *, examples: Sequence[str] = (),
     """The reply to a question: quotes with places, or an abstention with suggestions."""
     if answer.abstained:
         return abstention_html(lang, examples, limit=limit)
-    return _fit(
-        [quote_html(q, lang, max_chars=limit - 300) for q in answer.quotes],
-        footer=_translation_note(answer.quotes, lang),
-        limit=limit,
-    )
+    footer = _translation_note(answer.quotes, lang)
+    room = limit - (_units(footer) + 2 if footer else 0)
+    return _fit([quote_html(q, lang, max_chars=room) for q in answer.quotes],
+                footer=footer, limit=limit)
 
 
 def more_html(quotes: Sequence[Quote], lang: str, *, limit: int = TELEGRAM_LIMIT) -> str:
     """Further quotes, shown after "More"."""
     if not quotes:
         return text("no_more", lang)
-    return _fit([f"<b>{text('more_title', lang)}</b>"] + [quote_html(q, lang, max_chars=limit - 300) for q in quotes],
-                footer="", limit=limit)
+    heading = f"<b>{escape(text('more_title', lang))}</b>"
+    room = limit - _units(heading) - 2
+    return _fit([quote_html(q, lang, max_chars=room) for q in quotes],
+                heading=heading, footer="", limit=limit)
 
 
-def abstention_html(lang: str, examples: Sequence[str] = (), *, limit: int = TELEGRAM_LIMIT) -> str:
+def abstention_html(lang: str, examples: Sequence[str] = (), *,
+                    limit: int = TELEGRAM_LIMIT) -> str:
     """Say plainly that the document has no answer, and what it does cover."""
     parts = [escape(text("abstain", lang))]
     if examples:
@@ -68,15 +79,21 @@ def abstention_html(lang: str, examples: Sequence[str] = (), *, limit: int = TEL
 def context_html(context: Context, lang: str, *, limit: int = TELEGRAM_LIMIT) -> str:
     """A whole paragraph with the quoted sentences in bold."""
     title = text("context_title", lang, title=context.document, paragraph=context.paragraph)
-    budget = limit - len(title) - 40
-    pieces, used = [], 0
+    head, tail = f"<b>{escape(title)}</b>\n<blockquote>", "</blockquote>"
+    room = limit - _units(head) - _units(tail)
+    pieces: list[str] = []
     for sentence, cited in context.sentences:
-        piece = _trim(sentence, max(budget - used, 0))
+        space = 1 if pieces else 0
+        tags = len("<b></b>") if cited else 0
+        body = escape(sentence)
+        piece = _trim(body, room - space - tags)
         if not piece:
             break
-        used += len(piece) + 1
-        pieces.append(f"<b>{escape(piece)}</b>" if cited else escape(piece))
-    return f"<b>{escape(title)}</b>\n<blockquote>{' '.join(pieces)}</blockquote>"
+        pieces.append(f"<b>{piece}</b>" if cited else piece)
+        room -= space + tags + _units(piece)
+        if piece != body:  # the rest of the paragraph does not fit
+            break
+    return f"{head}{' '.join(pieces)}{tail}"
 
 
 def answer_text(answer: Answer, lang: str, *, examples: Sequence[str] = ()) -> str:
@@ -99,12 +116,16 @@ def _translation_note(quotes: Sequence[Quote], lang: str) -> str:
     return f"<i>{escape(text('translated_note', lang, language=language_name(source, lang)))}</i>"
 
 
-def _fit(parts: list[str], *, footer: str, limit: int) -> str:
-    """Join `parts` with blank lines, dropping trailing parts that would exceed `limit`."""
-    kept: list[str] = []
-    size = _units(footer) + 2 if footer else 0
-    for part in parts:
-        if kept and size + _units(part) + 2 > limit:
+def _fit(parts: list[str], *, footer: str, limit: int, heading: str = "") -> str:
+    """Join `parts` with blank lines, dropping trailing parts that would exceed `limit`.
+
+    The first part is always kept (callers size it to fit), so a `heading` never stands
+    alone.
+    """
+    kept: list[str] = [heading] if heading else []
+    size = sum(_units(p) + 2 for p in kept) + (_units(footer) + 2 if footer else 0)
+    for number, part in enumerate(parts):
+        if number and size + _units(part) + 2 > limit:
             break
         kept.append(part)
         size += _units(part) + 2
@@ -116,11 +137,19 @@ def _units(value: str) -> int:
     return len(value.encode("utf-16-le")) // 2
 
 
-def _trim(value: str, max_chars: int) -> str:
-    """`value` cut at a word boundary to at most `max_chars` characters, marked with "…"."""
-    if _units(value) <= max_chars:
-        return value
-    if max_chars <= 1:
+def _trim(markup: str, max_units: int) -> str:
+    """Escaped `markup` cut at a word boundary to at most `max_units` UTF-16 units, marked "…".
+
+    The cut never splits a surrogate pair or an entity such as "&amp;".
+    """
+    if _units(markup) <= max_units:
+        return markup
+    if max_units <= _units(ELLIPSIS):
         return ""
-    cut = value[: max_chars - 1].rsplit(" ", 1)[0] or value[: max_chars - 1]
+    room = max_units - _units(ELLIPSIS)
+    # Decoding a prefix of the UTF-16 bytes drops a half surrogate pair at the end.
+    head = markup.encode("utf-16-le")[: 2 * room].decode("utf-16-le", errors="ignore")
+    cut = head.rsplit(" ", 1)[0] or head
+    if cut.rfind("&") > cut.rfind(";"):  # inside an entity: "&am"
+        cut = cut[: cut.rfind("&")]
     return cut + ELLIPSIS

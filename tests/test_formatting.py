@@ -143,11 +143,6 @@ def test_trimming_cuts_at_a_word_boundary() -> None:
     assert utf16_len(markup) <= TELEGRAM_LIMIT
 
 
-@pytest.mark.xfail(
-    reason="formatting._trim measures UTF-16 units but cuts value[:max_chars - 1] in code "
-    "points; a 10,000-character quote of '😀 ' comes out at 5,751 units (message is too long)",
-    strict=True,
-)
 def test_a_quote_of_emoji_is_trimmed_to_fit() -> None:
     markup = answer_html(answer_of(make_quote("😀 " * 5000)), "de")
     assert telegram_length(markup) <= TELEGRAM_LIMIT
@@ -177,12 +172,6 @@ def test_more_quotes_fit() -> None:
     assert more_html([], "en") == "No further matching passages."
 
 
-@pytest.mark.xfail(
-    reason="quote_html trims a quote before escaping it, so a long quote with '&' grows past "
-    "the budget; more_html's heading is the first part and _fit drops every later part that "
-    "does not fit, so the reply is only '<b>More passages:</b>'",
-    strict=True,
-)
 def test_more_shows_a_long_quote_trimmed() -> None:
     markup = more_html([make_quote("Kim & Putin " * 900)], "en")
     assert "<blockquote>" in markup
@@ -210,11 +199,6 @@ def test_long_context_fits_with_balanced_tags() -> None:
     assert markup.count("<b>") == markup.count("</b>")
 
 
-@pytest.mark.xfail(
-    reason="context_html adds len(piece) (code points) to a UTF-16 budget and _trim cuts in "
-    "code points, so a paragraph of 20 emoji-rich sentences comes out at 6,054 units",
-    strict=True,
-)
 def test_long_context_of_emoji_fits() -> None:
     sentences = tuple((("😀 " * 200).strip(), i % 2 == 0) for i in range(20))
     markup = context_html(Context(TITLE, 1, sentences), "de")
