@@ -10,7 +10,9 @@ The score of a sentence, with cosine similarities to the question:
 "window" is the sentence with its neighbours (for answers that span two sentences),
 "clause" the best comma-separated part of a long sentence (a question usually targets one
 fact of a long news sentence). The answer is given when the best score reaches
-`abstain_below`, otherwise the bot says the document does not answer.
+`abstain_below`, otherwise the bot says the document does not answer. A keyword query of one
+or two words carries little meaning for the dense side, so when every one of its words occurs
+in the document ("Veto", "Kyungnam") the lower `abstain_below_keywords` applies.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class FusionWeights:
     lexical: float = 0.5
     saturation: float = 2.0
     abstain_below: float = 0.25
+    abstain_below_keywords: float = 0.15
+    keyword_query_words: int = 2
     related_ratio: float = 0.85
 
 
@@ -46,6 +50,12 @@ def rank(scores: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in order[:k]]
 
 
-def confident(top_score: float, weights: FusionWeights) -> bool:
-    """True when the best score is strong enough to answer rather than abstain."""
+def confident(top_score: float, weights: FusionWeights, *, known_keywords: int = 0) -> bool:
+    """True when the best score is strong enough to answer rather than abstain.
+
+    `known_keywords` is the number of words of a keyword query that all occur in the
+    document (0 when the question is longer or has a word the document lacks).
+    """
+    if 0 < known_keywords <= weights.keyword_query_words:
+        return top_score >= weights.abstain_below_keywords
     return top_score >= weights.abstain_below

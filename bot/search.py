@@ -14,7 +14,7 @@ from bot.bridging import TermBridge
 from bot.corpus import Corpus
 from bot.embedding import embed_documents, embed_queries
 from bot.fusion import FusionWeights, confident, fuse, rank
-from bot.lexical import LexicalIndex, words
+from bot.lexical import LexicalIndex, tokens
 from bot.splitting import clauses
 from bot.store import IndexVersion
 
@@ -89,7 +89,8 @@ class Searcher:
                 if np.isfinite(scores[i])]
         top = hits[0].score if hits else 0.0
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
-        if not hits or not confident(top, self.weights):
+        if not hits or not confident(top, self.weights,
+                                     known_keywords=serving.lexical.known_terms(question)):
             return Answer(question, language, True, top_score=top, debug=debug)
         # Only genuinely relevant hits are shown (and merged when adjacent); the rest wait
         # behind "More".
@@ -97,7 +98,8 @@ class Searcher:
         shown = quotes_from_hits(strong, serving.corpus)[:MAX_QUOTES]
         used = {i for q in shown for i in q.sentence_ids}
         more = quotes_from_hits([h for h in hits if h.sentence_id not in used], serving.corpus)
-        return Answer(question, language, False, tuple(shown), tuple(more[:MORE_QUOTES]), top, debug)
+        return Answer(question, language, False, tuple(shown), tuple(more[:MORE_QUOTES]), top,
+                      debug)
 
     def context(self, quote: Quote) -> Context:
         """The paragraph around `quote` (from the version now serving)."""
@@ -105,11 +107,11 @@ class Searcher:
 
     def _scores(self, serving: _Serving, question: str) -> np.ndarray:
         """Fused score per sentence; -inf for sentences outside the candidate set."""
-        question_words = words(question)[:32]
-        vectors = embed_queries(self.model, [question, *question_words])
+        question_words = tokens(question)[:32]
+        vectors = embed_queries(self.model, [question, *(w for w, _ in question_words)])
         query, word_vectors = vectors[0], vectors[1:]
         exact = {t: 1.0 for t in serving.lexical.query_terms(question)}
-        bridged = serving.bridge.expand(question_words, word_vectors)
+        bridged = serving.bridge.expand([f for _, f in question_words], word_vectors)
         lexical = serving.lexical.weighted_scores({**bridged, **exact})
         candidates = _candidates(serving, query, lexical)
         clause = np.full(len(lexical), -1.0, dtype=np.float32)
@@ -129,14 +131,14 @@ class Searcher:
         corpus = version.corpus
         texts = [s.text for s in corpus.sentences]
         lexical = LexicalIndex(texts, language=_main_language(corpus))
-        vocab, terms = lexical.vocabulary()
+        vocab, folded, terms = lexical.vocabulary()
         pieces = [(s.id, c) for s in corpus.sentences for c in clauses(s.text)]
         keys = self._embed(vocab + [c for _, c in pieces]) if vocab or pieces else np.zeros((0, 0))
         dim = version.vectors.shape[1] if len(texts) else 0
         return _Serving(
             version=version,
             lexical=lexical,
-            bridge=TermBridge(vocab, terms, keys[: len(vocab)].reshape(len(vocab), -1)),
+            bridge=TermBridge(folded, terms, keys[: len(vocab)].reshape(len(vocab), -1)),
             windows=_windows(corpus, version.vectors),
             clause_vectors=keys[len(vocab) :].reshape(len(pieces), dim),
             clause_owner=np.array([sid for sid, _ in pieces], dtype=np.int64),
