@@ -12,15 +12,25 @@ from dataclasses import dataclass
 
 from bot.answers import Answer
 from bot.language import detect_language
+from bot.lexical import fold, words
 from bot.search import Searcher
 
-# Short questions that lean on the previous one: "und wann?", "what about Russia?", "who said that?"
-_FOLLOWUP = re.compile(
-    r"^\s*(und|aber|und was|was ist mit|wie ist es mit|and|but|what about|how about|who said that"
-    r"|wer hat das gesagt|warum|wieso|why|when|wann|wo|where)\b",
+_MAX_FOLLOWUP_WORDS = 5
+# Openers that continue the previous question: "und …", "what about …", "was ist mit …".
+_OPENER = re.compile(
+    r"^\W*(und|aber|and|but|was ist mit|wie (ist|steht) es mit|what about|how about)\b",
     re.IGNORECASE,
 )
-_MAX_FOLLOWUP_WORDS = 5
+# Words that point back to what was asked or answered before ("who said that?").
+_BACK_REFERENCES = frozenset(fold(w) for w in (
+    "das dies dieses diese dazu dafür darüber davon damit daran dabei dort damals er sie es "
+    "ihn ihm ihnen that this these those it he she they him her them there then"
+).split())
+# Words without a topic of their own that the lexical stop lists lack.
+_NO_TOPIC = _BACK_REFERENCES | frozenset(fold(w) for w in (
+    "about genau noch sonst seit viele mehr wieder else exactly again more many much"
+).split())
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +40,35 @@ class _Turn:
 
 
 def is_followup(question: str) -> bool:
-    """True for short questions that only make sense after a previous one."""
-    words = question.split()
-    return len(words) <= _MAX_FOLLOWUP_WORDS and bool(_FOLLOWUP.match(question))
+    """True for short questions that only make sense after a previous one.
+
+    Such a question has no topic words of its own ("und wann?", "Warum?"), or only as many
+    as it has ties to the previous question: an opener ("Und Russland?", "What about
+    Russia?") or a word pointing back ("Who said that?"). "Where did six officers die?" has
+    topic words and no tie, so it stands alone.
+    """
+    if len(question.split()) > _MAX_FOLLOWUP_WORDS:
+        return False
+    topic = [w for w in words(question) if w not in _NO_TOPIC]
+    ties = bool(_OPENER.match(question)) + _points_back(question)
+    return len(topic) <= ties
+
+
+def _points_back(question: str) -> bool:
+    """True if a word refers back, e.g. "das" in "Wer hat das gesagt?" but not in "das Museum"."""
+    tokens = _WORD.findall(question)
+    for word, following in zip(tokens, [*tokens[1:], ""], strict=True):
+        # Before a capitalized word, "das"/"that" is an article or determiner of a new topic.
+        if fold(word) in _BACK_REFERENCES and not following[:1].isupper():
+            return True
+    return False
 
 
 class Conversation:
     """Answers questions per chat, remembering each chat's last question for a while."""
 
-    def __init__(self, searcher: Searcher, *, followup_seconds: float = 300, max_chats: int = 10_000) -> None:
+    def __init__(self, searcher: Searcher, *, followup_seconds: float = 300,
+                 max_chats: int = 10_000) -> None:
         self.searcher = searcher
         self.followup_seconds = followup_seconds
         self._last: OrderedDict[object, _Turn] = OrderedDict()

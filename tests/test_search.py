@@ -194,11 +194,6 @@ def test_standalone_questions(question: str) -> None:
     assert not is_followup(question)
 
 
-@pytest.mark.xfail(
-    reason="is_followup treats any question of <= 5 words that starts with wo/wann/warum/where/"
-    "when/why as a follow-up, so the previous question is glued onto a self-contained one",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "question", ["Wo starben sechs nordkoreanische Offiziere?", "Where did six officers die?"]
 )
