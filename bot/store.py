@@ -99,7 +99,7 @@ def new_index(vectors: np.ndarray, index_type: str) -> faiss.Index:
 
 
 class EmbeddingCache:
-    """Sentence vectors by (model, sha256 of the sentence), so reindexing embeds only what changed."""
+    """Sentence vectors by (model, sha256 of the sentence): a reindex embeds only what changed."""
 
     def __init__(self, path: Path) -> None:
         import sqlite3
@@ -107,7 +107,8 @@ class EmbeddingCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, sha TEXT, vec BLOB, PRIMARY KEY (model, sha))"
+            "CREATE TABLE IF NOT EXISTS vectors"
+            " (model TEXT, sha TEXT, vec BLOB, PRIMARY KEY (model, sha))"
         )
 
     def embed(
@@ -119,7 +120,10 @@ class EmbeddingCache:
         progress: Progress | None = None,
         batch: int = 64,
     ) -> tuple[np.ndarray, int]:
-        """Vectors for `texts`, computing only the missing ones; returns (vectors, computed)."""
+        """Vectors for `texts`, computing only the missing ones; returns (vectors, computed).
+
+        For no texts, `encode([])` gives the (0, d) result, so the model's size d is kept.
+        """
         shas = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
         found = self._lookup(model, set(shas))
         missing = sorted({s: t for s, t in zip(shas, texts, strict=True) if s not in found}.items())
@@ -127,7 +131,8 @@ class EmbeddingCache:
         for lo in range(0, len(missing), batch):
             chunk = missing[lo : lo + batch]
             vecs = encode([t for _, t in chunk])
-            rows = [(model, s, v.astype(np.float32).tobytes()) for (s, _), v in zip(chunk, vecs, strict=True)]
+            rows = [(model, s, v.astype(np.float32).tobytes())
+                    for (s, _), v in zip(chunk, vecs, strict=True)]
             with self._db:
                 self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
             found.update({s: v for (s, _), v in zip(chunk, vecs, strict=True)})
@@ -135,7 +140,10 @@ class EmbeddingCache:
             if progress:
                 progress(done, len(texts))
         if not texts:
-            return np.zeros((0, 0), dtype=np.float32), 0
+            empty = np.asarray(encode([]), dtype=np.float32)
+            if empty.ndim != 2:
+                raise ValueError(f"encode([]) gave shape {empty.shape}, expected (0, dimension)")
+            return empty, 0
         return np.stack([found[s] for s in shas]).astype(np.float32), len(missing)
 
     def _lookup(self, model: str, shas: set[str]) -> dict[str, np.ndarray]:

@@ -379,11 +379,6 @@ def test_unknown_index_type_is_rejected() -> None:
         bot.store.new_index(np.zeros((1, 4), dtype=np.float32), "ivf")
 
 
-@pytest.mark.xfail(
-    reason="EmbeddingCache.embed returns a (0, 0) array for no sentences, so an emptied "
-    "documents folder yields a version with dimension 0 instead of the model's 512",
-    strict=True,
-)
 def test_empty_documents_folder_keeps_the_model_dimension(settings: Settings, model) -> None:
     for path in settings.documents_dir.iterdir():
         path.unlink()
