@@ -190,7 +190,7 @@ class IndexStore:
         faiss.write_index(index, str(tmp / "index.faiss"))
         (tmp / "corpus.json").write_text(json.dumps(corpus.to_json(), ensure_ascii=False), "utf-8")
         digest = _sha256(tmp / "index.faiss")
-        version = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + digest[:8]
+        version = self._new_id(time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + digest[:8])
         manifest = Manifest(
             format_version=FORMAT_VERSION,
             version=version,
@@ -206,12 +206,20 @@ class IndexStore:
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), "utf-8")
         for name in ("index.faiss", "corpus.json", "manifest.json"):
             _fsync(tmp / name)
-        target = self.versions / version
-        if target.exists():  # same content rebuilt within one second
-            shutil.rmtree(tmp)
-        else:
-            os.rename(tmp, target)
-            _fsync(self.versions)
+        os.rename(tmp, self.versions / version)
+        _fsync(self.versions)
+        return version
+
+    def _new_id(self, base: str) -> str:
+        """`base`, or `base-2`, `base-3`, … if a version of that id exists already.
+
+        The same documents rebuilt within one second give the same base; the folder that
+        holds it may since have been damaged, so it is never reused.
+        """
+        version, number = base, 1
+        while (self.versions / version).exists():
+            number += 1
+            version = f"{base}-{number}"
         return version
 
     def activate(self, version: str) -> None:

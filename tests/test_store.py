@@ -222,11 +222,6 @@ def test_truncated_corpus_is_corrupt(settings: Settings) -> None:
         store.load()
 
 
-@pytest.mark.xfail(
-    reason="IndexStore.write reuses an existing versions/<id> folder built in the same second "
-    "without checking it, so a corrupt version is re-activated and open() raises IndexCorrupt",
-    strict=True,
-)
 def test_corrupt_index_rebuilt_within_the_same_second(
     settings: Settings, model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
