@@ -1,0 +1,155 @@
+"""What the admin commands reply: status, change reports, document and feedback lists (HTML).
+
+Pure functions of the runtime's data, so the command handlers in `bot.telegram.admin` stay
+short and the texts can be read in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from datetime import UTC, datetime
+
+from bot.admin import ReindexResult, ReindexRunning
+from bot.formatting import escape
+from bot.i18n import text
+from bot.indexing import BuildReport
+from bot.telegram.handlers import Runtime
+
+LIST_LIMIT = 10
+
+
+def progress_text(latest: tuple[str, int, int] | None, lang: str) -> str:
+    """The progress line for the latest (stage, done, total) (HTML)."""
+    if latest is None:
+        return escape(text("admin_reindex_started", lang))
+    stage, done, total = latest
+    if stage == "embed":
+        return escape(text("admin_progress_embed", lang, done=done, total=total))
+    return escape(text("admin_progress", lang, stage=stage, done=done, total=total))
+
+
+def outcome_text(work: asyncio.Future[BuildReport], lang: str) -> str:
+    """The change report of a finished reindex, or why it did not happen (HTML)."""
+    error = work.exception()
+    if isinstance(error, ReindexRunning):
+        return escape(text("admin_already_running", lang))
+    if error is not None:
+        reason = f"{type(error).__name__}: {error}"
+        return escape(text("admin_reindex_failed", lang, reason=reason))
+    return escape(report_text(work.result(), lang))
+
+
+def report_text(report: BuildReport, lang: str) -> str:
+    """What a reindex changed (plain text)."""
+    return text(
+        "admin_report",
+        lang,
+        documents=report.documents,
+        docs_added=len(report.documents_added),
+        docs_removed=len(report.documents_removed),
+        docs_changed=len(report.documents_changed),
+        docs_unchanged=report.documents_unchanged,
+        sentences=report.sentences,
+        sent_added=report.sentences_added,
+        sent_removed=report.sentences_removed,
+        sent_unchanged=report.sentences_unchanged,
+        embedded=report.sentences_embedded,
+        model=report.model,
+        seconds=report.seconds,
+        digest=report.index_sha256[:12],
+    )
+
+
+def docs_text(rt: Runtime, lang: str) -> str:
+    """The indexed documents, one line each: id – title (HTML)."""
+    documents = rt.services.searcher.corpus.documents
+    if not documents:
+        return escape(text("admin_docs_empty", lang))
+    lines = [f"<code>{escape(d.doc_id)}</code> – {escape(d.title)}" for d in documents]
+    return "\n".join([escape(text("admin_docs", lang)), *lines])
+
+
+def status_text(rt: Runtime, last: ReindexResult | None, lang: str) -> str:
+    """Documents, index, uptime, counters, votes and the last reindex (HTML)."""
+    version = rt.services.searcher.version
+    manifest, corpus = version.manifest, version.corpus
+    per_doc = Counter(s.doc_id for s in corpus.sentences)
+    documents = [
+        text(
+            "admin_status_doc",
+            lang,
+            title=d.title,
+            sentences=per_doc[d.doc_id],
+            checksum=d.checksum[:8],
+        )
+        for d in corpus.documents
+    ]
+    counters = rt.state.counters()
+    answered, abstained = counters["questions_answered"], counters["abstentions"]
+    votes = Counter(f.vote for f in rt.state.feedback())
+    rate = abstained / (answered + abstained) if answered + abstained else 0.0
+    body = text(
+        "admin_status",
+        lang,
+        count=len(documents),
+        documents="\n".join(documents) or "–",
+        sentences=len(corpus.sentences),
+        model=manifest.model,
+        index_type=manifest.index_type,
+        digest=manifest.index_sha256[:12],
+        built_at=when(manifest.built_at),
+        uptime=duration(time.time() - rt.services.started_at),
+        answered=answered,
+        abstention_rate=f"{rate:.0%}",
+        up=votes[1],
+        down=votes[-1],
+        last=last_text(last, lang),
+    )
+    return escape(body)
+
+
+def last_text(last: ReindexResult | None, lang: str) -> str:
+    """How the last reindex ended (plain text)."""
+    if last is None:
+        return text("admin_last_none", lang)
+    if last.report is not None:
+        digest = last.report.index_sha256[:12]
+        return text("admin_last_ok", lang, when=when(last.finished_at), digest=digest)
+    return text("admin_last_failed", lang, when=when(last.finished_at), reason=last.error)
+
+
+def feedback_text(rt: Runtime, lang: str) -> str:
+    """The latest 👎 questions, each with the sentences it was answered with (HTML)."""
+    votes = rt.state.latest_feedback(-1, LIST_LIMIT)
+    if not votes:
+        return escape(text("admin_feedback_empty", lang))
+    sentences = rt.services.searcher.corpus.sentences
+    parts = [escape(text("admin_feedback_title", lang))]
+    for vote in votes:
+        quotes = " ".join(sentences[i].text for i in vote.sentence_ids if i < len(sentences))
+        parts.append(f"• <b>{escape(vote.question)}</b>\n<blockquote>{escape(quotes)}</blockquote>")
+    return "\n".join(parts)
+
+
+def unanswered_text(rt: Runtime, lang: str) -> str:
+    """The recent questions the bot abstained on, newest first (HTML)."""
+    questions = rt.state.abstained_questions(LIST_LIMIT)
+    if not questions:
+        return escape(text("admin_unanswered_empty", lang))
+    lines = [f"• {escape(question)} ({when(at)})" for at, question in questions]
+    return "\n".join([escape(text("admin_unanswered_title", lang)), *lines])
+
+
+def when(timestamp: float) -> str:
+    """A timestamp as UTC date and time."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float) -> str:
+    """A duration like 2d 3h 4m 5s."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return (f"{days}d " if days else "") + f"{hours}h {minutes}m {secs}s"
