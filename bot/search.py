@@ -107,6 +107,8 @@ class Searcher:
 
     def _scores(self, serving: _Serving, question: str) -> np.ndarray:
         """Fused score per sentence; -inf for sentences outside the candidate set."""
+        if not serving.corpus.sentences:  # nothing to quote: the answer is an abstention
+            return np.zeros(0, dtype=np.float32)
         question_words = tokens(question)[:32]
         vectors = embed_queries(self.model, [question, *(w for w, _ in question_words)])
         query, word_vectors = vectors[0], vectors[1:]
@@ -133,12 +135,14 @@ class Searcher:
         lexical = LexicalIndex(texts, language=_main_language(corpus))
         vocab, folded, terms = lexical.vocabulary()
         pieces = [(s.id, c) for s in corpus.sentences for c in clauses(s.text)]
-        keys = self._embed(vocab + [c for _, c in pieces]) if vocab or pieces else np.zeros((0, 0))
-        dim = version.vectors.shape[1] if len(texts) else 0
+        dim = version.vectors.shape[1]
+        # No sentences (every document removed): no keys, and every question abstains.
+        keys = (self._embed(vocab + [c for _, c in pieces]) if vocab or pieces
+                else np.zeros((0, dim), dtype=np.float32))
         return _Serving(
             version=version,
             lexical=lexical,
-            bridge=TermBridge(folded, terms, keys[: len(vocab)].reshape(len(vocab), -1)),
+            bridge=TermBridge(folded, terms, keys[: len(vocab)].reshape(len(vocab), dim)),
             windows=_windows(corpus, version.vectors),
             clause_vectors=keys[len(vocab) :].reshape(len(pieces), dim),
             clause_owner=np.array([sid for sid, _ in pieces], dtype=np.int64),

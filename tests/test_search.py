@@ -227,11 +227,6 @@ def test_conversation_forgets_after_the_time_limit(searcher: Searcher) -> None:
     assert conversation.ask("chat", "und wann?").question == "und wann?"
 
 
-@pytest.mark.xfail(
-    reason="Searcher._serve reshapes an empty key array with reshape(0, -1), which numpy "
-    "rejects: a Searcher over an index without sentences raises ValueError instead of abstaining",
-    strict=True,
-)
 def test_empty_index_abstains(settings: Settings, model) -> None:
     for path in settings.documents_dir.iterdir():
         path.unlink()
