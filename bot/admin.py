@@ -1,7 +1,13 @@
 """What admins can do, independent of Telegram: reindex, roll back, add and remove documents.
 
 A reindex runs in a worker thread while the searcher keeps answering from the version it
-serves; only a complete, verified version is swapped in. One reindex at a time.
+serves; only a complete, verified version is swapped in, and only then does it become
+CURRENT on disk. One reindex at a time.
+
+A removed document is set aside (renamed to a hidden `.<name>.removed`, which no build
+reads) rather than deleted: the next reindex deletes it once the index without it serves,
+or puts it back if that reindex fails, so the files on disk never lose a document the
+serving index still quotes.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from bot.errors import DocumentError
 from bot.indexing import BuildReport
 
 logger = logging.getLogger(__name__)
+
+REMOVED_SUFFIX = ".removed"
 
 Progress = Callable[[str, int, int], None]
 
@@ -58,18 +66,35 @@ class Admin:
         """
         if not self._lock.acquire(blocking=False):
             raise ReindexRunning("a reindex is already running")
+        removed: list[Path] = []
         try:
-            indexer = self.services.indexer
-            report = indexer.build(progress=progress)
-            self.services.searcher.swap(indexer.store.load(report.version))
-            self.last = ReindexResult(time.time(), report=report)
-            return report
+            removed = self._pending_removals()  # listed before the build reads the folder
+            report = self._build_and_serve(progress)
         except Exception as exc:
             logger.exception("reindex failed; the previous index keeps serving")
+            _put_back(removed)
             self.last = ReindexResult(time.time(), error=f"{type(exc).__name__}: {exc}")
             raise
+        else:
+            for aside in removed:
+                aside.unlink(missing_ok=True)
+            self.last = ReindexResult(time.time(), report=report)
+            return report
         finally:
             self._lock.release()
+
+    def _build_and_serve(self, progress: Progress | None) -> BuildReport:
+        """Build a version, serve it, then make it CURRENT (the old one serves on failure)."""
+        indexer, searcher = self.services.indexer, self.services.searcher
+        serving = searcher.version
+        report = indexer.build(progress=progress, activate=False)
+        searcher.swap(indexer.store.load(report.version))
+        try:
+            indexer.store.activate(report.version)
+        except Exception:
+            searcher.swap(serving)
+            raise
+        return report
 
     def rollback(self) -> str:
         """Serve the previous index version again; returns its id."""
@@ -105,13 +130,25 @@ class Admin:
         return target
 
     def remove_document(self, doc_id: str) -> bool:
-        """Delete a stored document (and its metadata); False if there is none."""
+        """Take a stored document (and its metadata) out of the index's sources.
+
+        The files are set aside until the next reindex settles them (see the module
+        docstring). Returns False if there is no such document.
+        """
         path = self._path_of(doc_id)
         if path is None:
             return False
-        path.unlink()
-        path.with_name(f"{doc_id}.meta.json").unlink(missing_ok=True)
+        for source in (path, path.with_name(f"{doc_id}.meta.json")):
+            if source.exists():
+                os.replace(source, source.with_name(f".{source.name}{REMOVED_SUFFIX}"))
         return True
+
+    def _pending_removals(self) -> list[Path]:
+        """The set-aside files of removed documents, waiting for a reindex."""
+        folder = self.services.settings.documents_dir
+        if not folder.is_dir():
+            return []
+        return sorted(folder.glob(f".*{REMOVED_SUFFIX}"))
 
     def _path_of(self, doc_id: str) -> Path | None:
         folder = self.services.settings.documents_dir
@@ -120,6 +157,17 @@ class Admin:
             if path.is_file():
                 return path
         return None
+
+
+def _put_back(removed: list[Path]) -> None:
+    """Restore set-aside files, unless a document of that name was stored meanwhile."""
+    for aside in removed:
+        original = aside.with_name(aside.name[1 : -len(REMOVED_SUFFIX)])
+        if original.exists():  # uploaded again since; the newer file stays
+            aside.unlink(missing_ok=True)
+            continue
+        os.replace(aside, original)
+        logger.warning("put back %s: the reindex that would remove it failed", original.name)
 
 
 __all__ = ["Admin", "DocumentError", "ReindexResult", "ReindexRunning"]

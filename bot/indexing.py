@@ -90,8 +90,12 @@ class Indexer:
         return self.store.load()
 
     def build(self, documents: list[Document] | None = None, *,
-              progress: Progress | None = None) -> BuildReport:
-        """Embed (only what the cache lacks), write and activate a new version."""
+              progress: Progress | None = None, activate: bool = True) -> BuildReport:
+        """Embed (only what the cache lacks), write and verify a new version.
+
+        The new version becomes CURRENT unless `activate` is False; then the caller
+        activates it once it is ready to serve it.
+        """
         started = time.perf_counter()
         documents = self.documents() if documents is None else documents
         if progress:
@@ -112,11 +116,11 @@ class Indexer:
             progress("write", len(texts), len(texts))
         before = self._serving_corpus()
         seconds = time.perf_counter() - started
-        version = self.store.write(
-            corpus, vectors, model=self.model_name, index_type=self.index_type, build_seconds=seconds
-        )
-        self.store.activate(version)
-        manifest = self.store.load(version).manifest
+        version = self.store.write(corpus, vectors, model=self.model_name,
+                                   index_type=self.index_type, build_seconds=seconds)
+        manifest = self.store.load(version).manifest  # verify before anything points to it
+        if activate:
+            self.store.activate(version)
         logger.info("built index %s: %d documents, %d sentences, %d embedded, %.2f s",
                     version, len(documents), len(texts), embedded, seconds)
         return _report(before, corpus, manifest.version, self.model_name, embedded,

@@ -17,6 +17,7 @@ from bot.app import Services, open_services
 from bot.errors import DocumentError
 from bot.indexing import Indexer
 
+SEED_ID = "nordkorea-soldaten-ukraine"
 NEW_DOC = (
     "Die Stadt Freiburg eröffnete 2023 eine neue Straßenbahnlinie.\n"
     "Die Linie verbindet den Hauptbahnhof mit dem Stadtteil Vauban.\n"
@@ -36,7 +37,8 @@ def test_upload_then_reindex_answers_from_the_new_document(services: Services) -
     assert report.sentences_added == 2 and report.sentences_embedded == 2
     assert report.sentences_unchanged == 11
     assert {"split", "embed", "write"} <= set(stages)
-    answer = services.searcher.answer("Welche Stadt eröffnete eine Straßenbahnlinie?", language="de")
+    question = "Welche Stadt eröffnete eine Straßenbahnlinie?"
+    answer = services.searcher.answer(question, language="de")
     assert not answer.abstained
     assert "Freiburg" in answer.quotes[0].text
 
@@ -76,6 +78,70 @@ def test_failed_reindex_keeps_the_old_index_serving(services: Services, monkeypa
     assert not services.searcher.answer("Wer besuchte im Juni Pjöngjang?", language="de").abstained
 
 
+def test_removing_the_last_document_leaves_an_empty_index_that_abstains(
+    services: Services,
+) -> None:
+    admin = Admin(services)
+    assert admin.remove_document(SEED_ID)
+    report = admin.reindex()
+    assert report.documents == 0 and report.documents_removed == (SEED_ID,)
+    store = services.indexer.store
+    assert store.current_id() == report.version == services.searcher.version.manifest.version
+    assert store.load().manifest.dimension == 512
+    answer = services.searcher.answer("Wer besuchte im Juni Pjöngjang?", language="de")
+    assert answer.abstained and answer.quotes == ()
+    assert _count_files(services.settings.documents_dir) == []
+
+
+def test_failed_reindex_puts_a_removed_document_back(services: Services, monkeypatch) -> None:
+    admin = Admin(services)
+    folder = services.settings.documents_dir
+    before_files = _count_files(folder)
+    before = services.searcher.version.manifest.version
+
+    def broken_write(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    assert admin.remove_document(SEED_ID)
+    assert not admin.exists(f"{SEED_ID}.txt")
+    monkeypatch.setattr(services.indexer.store, "write", broken_write)
+    with pytest.raises(OSError):
+        admin.reindex()
+    assert _count_files(folder) == before_files
+    assert services.indexer.store.current_id() == before
+    assert services.searcher.corpus.counts()["documents"] == 1
+
+
+def test_version_that_cannot_serve_is_not_made_current(services: Services, monkeypatch) -> None:
+    admin = Admin(services)
+    before = services.searcher.version.manifest.version
+    admin.save_document("strassenbahn.txt", NEW_DOC.encode())
+
+    def broken_swap(version) -> None:
+        raise RuntimeError("cannot prepare the new version")
+
+    monkeypatch.setattr(services.searcher, "swap", broken_swap)
+    with pytest.raises(RuntimeError):
+        admin.reindex()
+    assert services.indexer.store.current_id() == before
+    assert services.searcher.version.manifest.version == before
+
+
+def test_failed_activation_keeps_the_old_index_serving(services: Services, monkeypatch) -> None:
+    admin = Admin(services)
+    before = services.searcher.version.manifest.version
+    admin.save_document("strassenbahn.txt", NEW_DOC.encode())
+
+    def broken_activate(version: str) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(services.indexer.store, "activate", broken_activate)
+    with pytest.raises(OSError):
+        admin.reindex()
+    assert services.searcher.version.manifest.version == before
+    assert services.indexer.store.current_id() == before
+
+
 def test_rollback_serves_the_previous_version(services: Services) -> None:
     admin = Admin(services)
     first = services.searcher.version.manifest.version
@@ -98,7 +164,9 @@ def test_rollback_serves_the_previous_version(services: Services) -> None:
         ("slides.pdf", b"%PDF-1.4", "suffix"),
     ],
 )
-def test_bad_uploads_are_refused_and_nothing_is_written(services: Services, name, data, reason) -> None:
+def test_bad_uploads_are_refused_and_nothing_is_written(
+    services: Services, name, data, reason
+) -> None:
     admin = Admin(services)
     folder = services.settings.documents_dir
     before = _count_files(folder)
@@ -111,9 +179,15 @@ def test_kill_during_reindex_leaves_the_previous_index_serving(tmp_path: Path, m
     """SIGKILL in the middle of a large build; the next start serves the old version."""
     services = open_services(_settings(tmp_path), model=model)
     old = services.indexer.store.current_id()
-    big = "\n".join(f"Satz Nummer {i} handelt von Thema {i % 97} und Ort {i * 7}." for i in range(20000))
+    big = "\n".join(
+        f"Satz Nummer {i} handelt von Thema {i % 97} und Ort {i * 7}." for i in range(20000)
+    )
     (tmp_path / "documents" / "gross.txt").write_text(big, "utf-8")
-    env = {**os.environ, "INDEX_DIR": str(tmp_path / "index"), "DOCUMENTS_DIR": str(tmp_path / "documents")}
+    env = {
+        **os.environ,
+        "INDEX_DIR": str(tmp_path / "index"),
+        "DOCUMENTS_DIR": str(tmp_path / "documents"),
+    }
     proc = subprocess.Popen([sys.executable, "-m", "bot", "index"], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
