@@ -2,7 +2,9 @@
 
 Sentence boundaries come from pysbd (rule-based, with German and English abbreviation and
 date rules: "Am 8. Oktober 2024", "z. B.", "Nr. 5", "Prof. Dr." stay whole). On top of it
-one small rule: a boundary that falls inside an open quotation is undone.
+one small rule: a boundary that falls inside an open quotation is undone; and numbers
+followed by a period inside running text are hidden from pysbd, which reads a series of
+them ("im 19. … im 20. …") as a numbered list.
 """
 
 from __future__ import annotations
@@ -50,10 +52,11 @@ def split_paragraphs(text: str) -> list[Span]:
     return spans
 
 
-def split_sentences(text: str, *, language: str = "de", start: int = 0, end: int | None = None) -> list[Span]:
+def split_sentences(text: str, *, language: str = "de", start: int = 0,
+                    end: int | None = None) -> list[Span]:
     """Return the sentences of `text[start:end]` with offsets into `text`."""
     end = len(text) if end is None else end
-    chunk = _masked(text[start:end])
+    chunk = _masked(text[start:end], language)
     pieces = [(s.start, s.end) for s in _segmenter(language).segment(chunk)]
     spans: list[Span] = []
     for lo, hi in _merge_open_quotes(chunk, pieces):
@@ -64,7 +67,9 @@ def split_sentences(text: str, *, language: str = "de", start: int = 0, end: int
 def split_document(text: str, *, language: str = "de") -> list[SplitParagraph]:
     """Split `text` into numbered paragraphs, each with its sentences."""
     return [
-        SplitParagraph(number, para, tuple(split_sentences(text, language=language, start=para.start, end=para.end)))
+        SplitParagraph(number, para, tuple(
+            split_sentences(text, language=language, start=para.start, end=para.end)
+        ))
         for number, para in enumerate(split_paragraphs(text), start=1)
     ]
 
@@ -73,17 +78,28 @@ _MONTHS = (
     "Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember"
 )
 _DAY_BEFORE_MONTH = re.compile(rf"\b(\d{{1,2}})\.(?=\s+(?:{_MONTHS})\b)")
+# A number of up to three digits with a period between two words: an ordinal in running
+# text ("im 19. Jahrhundert", "am 19. und 20. Juni"). Years are left alone: "… 2024. Danach".
+_NUMBER_IN_TEXT = re.compile(r"([^\W\d_]\s+\d{1,3})\.(?=\s+([^\W\d_]))")
+_LOOK_ALIKE = "\u2024"  # ONE DOT LEADER: looks like a period, pysbd does not split at it
 
 
-def _masked(chunk: str) -> str:
+def _masked(chunk: str, language: str) -> str:
     """`chunk` with the same length, hiding what misleads pysbd.
 
     Line breaks inside a paragraph (hard-wrapped text) become spaces, and the period of a
-    day before a month ("8. Oktober") becomes a look-alike, since pysbd reads a series of
-    "8. … 9. …" as a numbered list. Offsets stay valid because lengths do not change.
+    day before a month ("8. Oktober") or of a number in running text ("im 19. Jahrhundert")
+    becomes a look-alike, since pysbd reads a series of "8. … 9. …" as a numbered list.
+    In English a number before a capital word ends a sentence ("He scored 12. Then…"), so
+    there only one before a lower-case word is hidden; pysbd's German rules never end a
+    sentence after "auf 12." anyway. Offsets stay valid because lengths do not change.
     """
     chunk = chunk.replace("\n", " ")
-    return _DAY_BEFORE_MONTH.sub(lambda m: m.group(1) + "\u2024", chunk)
+    chunk = _DAY_BEFORE_MONTH.sub(lambda m: m.group(1) + _LOOK_ALIKE, chunk)
+    return _NUMBER_IN_TEXT.sub(
+        lambda m: m.group(1) + (_LOOK_ALIKE if language == "de" or m.group(2).islower() else "."),
+        chunk,
+    )
 
 
 @lru_cache(maxsize=8)

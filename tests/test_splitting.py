@@ -80,15 +80,37 @@ def test_consecutive_dates_in_one_paragraph_do_not_split() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason="pysbd reads consecutive ordinals ('19.' then '20.') in one paragraph as a numbered "
-    "list; the day-before-month mask does not cover them: ['Im', '19. Jahrhundert …', 'Im', …]",
-    strict=True,
-)
 def test_consecutive_ordinals_in_one_paragraph_do_not_split() -> None:
     first = "Im 19. Jahrhundert war das anders."
     second = "Im 20. Jahrhundert nicht mehr."
     assert sentences(f"{first} {second}") == [first, second]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        (
+            "Er belegte den 3. Platz. Sie den 4. Platz.",
+            "de",
+            ["Er belegte den 3. Platz.", "Sie den 4. Platz."],
+        ),
+        (
+            "Am 19. und 20. Juni tagte der Rat. Danach kam mehr.",
+            "de",
+            ["Am 19. und 20. Juni tagte der Rat.", "Danach kam mehr."],
+        ),
+        ("Das geschah 2024. Danach kam mehr.", "de", ["Das geschah 2024.", "Danach kam mehr."]),
+        (
+            "It ranked 3. in 2019 and 4. in 2020. Then it fell.",
+            "en",
+            ["It ranked 3. in 2019 and 4. in 2020.", "Then it fell."],
+        ),
+        # In English a number before a capital word ends the sentence.
+        ("He finished 3. Then he left.", "en", ["He finished 3.", "Then he left."]),
+    ],
+)
+def test_numbers_in_running_text(text: str, language: str, expected: list[str]) -> None:
+    assert sentences(text, language=language) == expected
 
 
 @pytest.mark.parametrize(
