@@ -17,6 +17,7 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot import metrics
 from bot.answers import Answer
 from bot.formatting import answer_html, context_html, escape, more_html
 from bot.i18n import language_name, text
@@ -156,6 +157,7 @@ async def answer_question(
     await asyncio.to_thread(rt.state.record_answer, question_text, abstained=answer.abstained)
     body, keyboard = reply_for(rt, answer, version)
     await context.bot.send_message(chat_id, body, reply_markup=keyboard, reply_parameters=reply)
+    metrics.record_question(answer)
 
 
 def _refusal(rt: Runtime, question_text: str, user: User | None) -> str | None:
