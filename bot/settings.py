@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_secret: SecretStr | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     rate_limit: str = "20/minute"
     max_question_chars: int = Field(default=500, ge=10)

@@ -25,12 +25,14 @@ from test_telegram import (
     polling_bot,
     quiet,
 )
+from tornado.netutil import bind_sockets
 
 from bot.app import Services
 from bot.i18n import text
 from bot.logs import setup_logging
 from bot.settings import Settings
-from bot.telegram.app import build_application, webhook_options, webhook_secret
+from bot.telegram.app import ALLOWED_UPDATES, build_application, webhook_secret
+from bot.telegram.web import serve
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
@@ -75,7 +77,8 @@ async def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> tuple
 async def test_webhook_rejects_updates_without_the_secret(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
-    port = free_port()
+    sockets = bind_sockets(0, "127.0.0.1")
+    port = sockets[0].getsockname()[1]
     config = bot_settings(
         settings,
         api,
@@ -85,24 +88,31 @@ async def test_webhook_rejects_updates_without_the_secret(
         webhook_secret=SecretStr(SECRET),
     )
     app = build_application(config, services=services)
-    async with app:
-        await app.post_init(app)
-        await app.start()
-        await app.updater.start_webhook(**webhook_options(config, webhook_secret(config)))
-        try:
-            registered = api.calls_to("setWebhook")[-1]
-            assert registered["url"] == config.webhook_url and registered["secret_token"] == SECRET
-            api.send_text(GERMAN_QUESTION)
-            assert await api.post_update_to_webhook(secret_token=None) == 403
-            assert await api.post_update_to_webhook(secret_token="wrong") == 403
-            await quiet(api, DEFAULT_USER_ID, 0.5)
-            assert await api.post_update_to_webhook() == 200
-            reply = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT)
-            assert blockquotes(reply)
-        finally:
-            await app.updater.stop()
-            await app.stop()
-            await app.post_shutdown(app)
+    stopping = asyncio.Event()
+    serving = asyncio.create_task(
+        serve(
+            app,
+            config,
+            secret=webhook_secret(config),
+            sockets=sockets,
+            allowed_updates=ALLOWED_UPDATES,
+            stopping=stopping,
+        )
+    )
+    try:
+        await api.wait_for(lambda: api.calls_to("setWebhook") or serving.done(), timeout=WAIT)
+        registered = api.calls_to("setWebhook")[-1]
+        assert registered["url"] == config.webhook_url and registered["secret_token"] == SECRET
+        api.send_text(GERMAN_QUESTION)
+        assert await api.post_update_to_webhook(secret_token=None) == 403
+        assert await api.post_update_to_webhook(secret_token="wrong") == 403
+        await quiet(api, DEFAULT_USER_ID, 0.5)
+        assert await api.post_update_to_webhook() == 200
+        reply = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT)
+        assert blockquotes(reply)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(serving, WAIT)
 
 
 def test_webhook_secret_must_suit_telegram(settings: Settings) -> None:

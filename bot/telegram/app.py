@@ -8,8 +8,8 @@ import re
 import sys
 from functools import partial
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
+from prometheus_client import start_http_server
 from telegram import (
     Bot,
     BotCommand,
@@ -28,16 +28,19 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
+from bot import metrics
 from bot.i18n import text
 from bot.settings import Settings
 from bot.state import StateStore
-from bot.telegram import admin, groups, handlers, inline
+from bot.telegram import admin, groups, handlers, inline, web
 from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, AnswerCache, kind_is
 from bot.telegram.limits import QuestionLimiter
 
@@ -106,6 +109,7 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         .post_shutdown(_post_shutdown)
         .build()
     )
+    application.bot_data[web.ACTIVITY] = metrics.Activity()
     private, group = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     new = filters.UpdateType.MESSAGE  # edited messages are never answered as questions
     application.add_handlers(
@@ -145,8 +149,28 @@ def build_application(settings: Settings, *, services: Services | None = None) -
             MessageHandler(new & group & filters.TEXT & ~filters.COMMAND, groups.group_message),
         ]
     )
+    # Operations: the answer-latency clock starts before any other handler (group -1), and
+    # an update counts as handled after its handler has finished (group 1).
+    application.add_handler(TypeHandler(Update, _update_taken_up), group=-1)
+    application.add_handler(TypeHandler(Update, _update_handled), group=1)
     application.add_error_handler(handlers.error_handler)
+    application.add_error_handler(_count_error)
     return application
+
+
+async def _update_taken_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start the answer-latency clock of this update."""
+    metrics.update_taken_up()
+
+
+async def _update_handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Count the update and note when it was handled (for /healthz)."""
+    context.bot_data[web.ACTIVITY].update_handled()
+
+
+async def _count_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Count a failure (handlers.error_handler logs it and tells the user)."""
+    metrics.ERRORS.inc()
 
 
 async def _post_init(
@@ -165,11 +189,13 @@ async def _post_init(
     application.bot_data[handlers.RUNTIME] = handlers.Runtime(
         settings, services, state, AnswerCache(), limiter
     )
+    metrics.watch_index(services.searcher)
     await register_commands(application.bot, admin_ids=settings.admin_user_ids)
 
 
 async def _post_shutdown(application: Application) -> None:
     """Close the state database."""
+    metrics.watch_index(None)
     found = application.bot_data.pop(handlers.RUNTIME, None)
     if found is not None:
         await asyncio.to_thread(found.state.close)
@@ -196,10 +222,12 @@ async def register_commands(bot: Bot, *, admin_ids: frozenset[int] = frozenset()
 
 def run(settings: Settings) -> int:
     """Run the bot until interrupted; returns the exit code (2: bad configuration or token,
-    1: the Bot API server cannot be reached)."""
+    1: the Bot API server cannot be reached or the port to listen on is taken)."""
     try:
         application = build_application(settings)
         secret = webhook_secret(settings)
+        if settings.webhook_url:
+            web.webhook_path(settings.webhook_url)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -209,10 +237,46 @@ def run(settings: Settings) -> int:
         print(message, file=sys.stderr)
         return code
     if settings.webhook_url:
-        _run_webhook(application, settings, secret)
-    else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        return _run_webhook(application, settings, secret)
+    return _run_polling(application, settings)
+
+
+def _run_webhook(application: Application, settings: Settings, secret: str | None) -> int:
+    if secret is None:
+        logger.warning("WEBHOOK_SECRET is not set: anyone who finds the URL can post updates")
+    try:
+        sockets = web.bind(settings)
+    except OSError as exc:
+        print(_cannot_listen(settings.webhook_listen, settings.webhook_port, exc), file=sys.stderr)
+        return 1
+    asyncio.run(
+        web.serve(
+            application, settings, secret=secret, sockets=sockets, allowed_updates=ALLOWED_UPDATES
+        )
+    )
     return 0
+
+
+def _run_polling(application: Application, settings: Settings) -> int:
+    server = None
+    if settings.metrics_port is not None:
+        address, port = settings.webhook_listen, settings.metrics_port
+        try:
+            server, _ = start_http_server(port, addr=address)
+        except OSError as exc:
+            print(_cannot_listen(address, port, exc), file=sys.stderr)
+            return 1
+        logger.info("metrics on http://%s:%s/metrics", address, port)
+    try:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    finally:
+        if server is not None:
+            server.shutdown()
+    return 0
+
+
+def _cannot_listen(address: str, port: int, exc: OSError) -> str:
+    return f"Cannot listen on {address}:{port}: {exc.strerror or exc}"
 
 
 async def _server_problem(root: str, token: str) -> tuple[int, str] | None:
@@ -229,25 +293,6 @@ async def _server_problem(root: str, token: str) -> tuple[int, str] | None:
     except TelegramError as exc:
         return 1, f"Cannot reach the Bot API server at {root}: {exc}"
     return None
-
-
-def _run_webhook(application: Application, settings: Settings, secret: str | None) -> None:
-    if secret is None:
-        logger.warning("WEBHOOK_SECRET is not set: anyone who finds the URL can post updates")
-    application.run_webhook(**webhook_options(settings, secret))
-
-
-def webhook_options(settings: Settings, secret: str | None) -> dict[str, object]:
-    """Where the webhook server listens and what Telegram is told (the URL's path is served)."""
-    url = settings.webhook_url or ""
-    return {
-        "listen": settings.webhook_listen,
-        "port": settings.webhook_port,
-        "url_path": urlparse(url).path.lstrip("/"),
-        "webhook_url": url,
-        "secret_token": secret,
-        "allowed_updates": ALLOWED_UPDATES,
-    }
 
 
 def webhook_secret(settings: Settings) -> str | None:
