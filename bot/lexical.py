@@ -75,8 +75,10 @@ class LexicalIndex:
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         corpus = [terms(t, language) or ["\u2205"] for t in texts]  # bm25s needs a token per row
         self._words = {f: w for t in texts for w, f in tokens(t) if len(f) > 2 and not f.isdigit()}
+        self._vocab: dict[str, int] = {}
         if corpus:
             self._bm25.index(corpus, show_progress=False)
+            self._vocab = self._bm25.vocab_dict
 
     def vocabulary(self) -> tuple[list[str], list[str], list[str]]:
         """The words of the indexed sentences: as written, folded, and as BM25 terms."""
@@ -88,14 +90,14 @@ class LexicalIndex:
         """Sum over terms of weight x BM25 score of that term alone."""
         total = np.zeros(self._size, dtype=np.float32)
         for term, weight in term_weights.items():
-            if term in self._bm25.vocab_dict:
+            if term in self._vocab:
                 total += weight * np.asarray(self._bm25.get_scores([term]), dtype=np.float32)
         return total
 
     def known_terms(self, question: str) -> int:
         """How many terms `question` has when the document contains all of them, else 0."""
         query = self.query_terms(question)
-        return len(query) if all(t in self._bm25.vocab_dict for t in query) else 0
+        return len(query) if all(t in self._vocab for t in query) else 0
 
     def query_terms(self, question: str) -> list[str]:
         """The terms of `question` in this index's language."""
@@ -106,7 +108,7 @@ class LexicalIndex:
         query = terms(question, self.language)
         if not self._size or not query:
             return np.zeros(self._size, dtype=np.float32)
-        known = [t for t in query if t in self._bm25.vocab_dict]
+        known = [t for t in query if t in self._vocab]
         if not known:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)

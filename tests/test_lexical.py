@@ -73,6 +73,9 @@ def test_known_terms_counts_only_when_every_word_occurs() -> None:
 def test_empty_corpus_scores_nothing() -> None:
     index = LexicalIndex([], language="de")
     assert index.scores("Veto").shape == (0,)
+    assert index.weighted_scores({"veto": 1.0}).shape == (0,)
+    assert index.known_terms("Veto") == 0
+    assert index.vocabulary() == ([], [], [])
 
 
 def test_lexical_evidence_saturates() -> None:
