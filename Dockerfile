@@ -12,8 +12,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # torch first and pinned, as `make install` does, so installing the project cannot pull a
-# different (CUDA) build of it.
-RUN pip install torch==2.13.0
+# different build of it; from PyTorch's CPU wheel index, since the PyPI wheel for Linux
+# brings several GB of CUDA libraries along.
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
 COPY pyproject.toml README.md ./
 COPY bot ./bot

@@ -7,6 +7,7 @@ import re
 
 # Bot API URLs carry the token: https://api.telegram.org/bot<token>/getUpdates
 _TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
+_PLAIN_RECORDS = logging.getLogRecordFactory()
 
 
 class RedactingFilter(logging.Filter):
@@ -36,13 +37,25 @@ class RedactingFilter(logging.Filter):
 
 
 def setup_logging(level: str = "INFO", *, secrets: list[str] | None = None) -> None:
-    """Configure the root logger once; `secrets` are redacted from every record."""
+    """Configure the root logger once; `secrets` are redacted from every record.
+
+    Redaction happens when a record is created, so every handler (ours, pytest's, an error
+    tracker's) only ever sees the redacted text.
+    """
+    redact = RedactingFilter(secrets or [])
+
+    def redacted_record(*args, **kwargs) -> logging.LogRecord:
+        record = _PLAIN_RECORDS(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    logging.setLogRecordFactory(redacted_record)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    for noisy in ("httpx", "httpcore", "faiss.loader", "bm25s", "sentence_transformers", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "faiss.loader", "bm25s", "sentence_transformers",
+                  "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

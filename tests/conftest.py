@@ -19,10 +19,8 @@ SEED_TEXT = SEED / "nordkorea-soldaten-ukraine.txt"
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point all paths at tmp_path and drop settings from the developer's environment."""
     monkeypatch.chdir(tmp_path)
-    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "ADMIN_USER_IDS", "EMBEDDING_MODEL",
-                 "WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_LISTEN", "WEBHOOK_PORT", "INDEX_TYPE",
-                 "LOG_LEVEL", "RATE_LIMIT", "MAX_QUESTION_CHARS", "MAX_UPLOAD_BYTES", "FOLLOWUP_SECONDS"):
-        monkeypatch.delenv(name, raising=False)
+    for name in Settings.model_fields:  # every setting, including ones added later
+        monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("DOCUMENTS_DIR", str(tmp_path / "documents"))
 
@@ -47,7 +45,8 @@ def settings(tmp_path: Path, built_seed: Path) -> Settings:
     """Settings over a private copy of the pre-built seed index and documents."""
     shutil.copytree(built_seed / "documents", tmp_path / "documents")
     shutil.copytree(built_seed / "index", tmp_path / "index")
-    return Settings(index_dir=tmp_path / "index", documents_dir=tmp_path / "documents", _env_file=None)
+    return Settings(index_dir=tmp_path / "index", documents_dir=tmp_path / "documents",
+                    _env_file=None)
 
 
 @pytest.fixture
