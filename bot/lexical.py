@@ -8,6 +8,7 @@ language (PyStemmer). Scoring is bm25s.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from functools import lru_cache
@@ -16,6 +17,9 @@ import bm25s
 import numpy as np
 import Stemmer
 from bm25s import stopwords
+
+# bm25s sets its own logger to DEBUG when imported, which would print a line per index build.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _UMLAUT_SPELLING = re.compile(r"([aou])e")
