@@ -162,8 +162,9 @@ class _FloodControl:
     total: int | None
     sent: defaultdict[Any, deque[float]] = field(default_factory=lambda: defaultdict(deque))
 
-    def check(self, chat_id: Any, now: float) -> int | None:
-        """Return retry_after if one more request now exceeds a limit, else count the request."""
+    def check(self, chat_id: Any, now: float) -> tuple[int, str] | None:
+        """Return (retry_after, "global" or "chat") if one more request now exceeds a limit,
+        else count the request."""
         windows: list[tuple[Any, int]] = []
         if self.total is not None:
             windows.append(("*", self.total))
@@ -174,7 +175,8 @@ class _FloodControl:
             while stamps and now - stamps[0] >= 1.0:
                 stamps.popleft()
             if len(stamps) >= limit:
-                return max(1, math.ceil(1.0 - (now - stamps[0])))
+                retry = max(1, math.ceil(1.0 - (now - stamps[0])))
+                return retry, "global" if key == "*" else "chat"
         for key, _ in windows:
             self.sent[key].append(now)
         return None
@@ -335,9 +337,11 @@ class FakeBotAPI:
         self._blocked: set[int | str] = set()
         self._message_ids: Counter[int | str] = Counter()
         self._bot_messages: dict[tuple[Any, int], dict[str, Any]] = {}
+        self._by_chat: defaultdict[Any, list[dict[str, Any]]] = defaultdict(list)
         self._user_messages: dict[tuple[Any, int], dict[str, Any]] = {}
         self._query_ids = itertools.count(4_000_000_000_000_000_001)
         self._open_queries: set[str] = set()
+        self.answered_at: dict[str, float] = {}  # query id -> time.monotonic() of its answer
         self._files: dict[str, dict[str, Any]] = {}
         # Observation
         self.calls: list[Call] = []
@@ -346,6 +350,7 @@ class FakeBotAPI:
         self.chat_actions: list[Params] = []
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.stats: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()  # "method: status description" of error answers
         self._message_events: list[dict[str, Any]] = []
         self._consumed_events: set[int] = set()
         self._mark_calls = 0
@@ -417,6 +422,8 @@ class FakeBotAPI:
             result = await self._call(method, params, request)
         except ApiError as error:
             self.stats["429" if error.status == 429 else f"{error.status // 100}xx"] += 1
+            if error.status != 429:
+                self.errors[f"{method}: {error.status} {error.description}"] += 1
             return web.json_response(_error_body(error), status=error.status)
         except _DropConnection:
             if request.transport is not None:
@@ -459,8 +466,10 @@ class FakeBotAPI:
     def _check_flood(self, method: str, params: Params) -> None:
         if self._flood is None or method not in _FLOOD_LIMITED:
             return
-        retry = self._flood.check(params.get("chat_id"), time.monotonic())
-        if retry is not None:
+        exceeded = self._flood.check(params.get("chat_id"), time.monotonic())
+        if exceeded is not None:
+            retry, window = exceeded
+            self.stats[f"429 {window}"] += 1
             raise ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
@@ -497,14 +506,14 @@ class FakeBotAPI:
         deadline = time.monotonic() + max(float(params.get("timeout") or 0), 0.0)
         while True:
             changed = self._changed
+            if self._offline or request.transport is None or request.transport.is_closing():
+                raise _DropConnection  # the client is gone; deliver nothing to it
             if generation != self._poll_generation:
                 raise ApiError(
                     409,
                     "Conflict: terminated by other getUpdates request; "
                     "make sure that only one bot instance is running",
                 )
-            if self._offline or request.transport is None or request.transport.is_closing():
-                raise _DropConnection  # the client is gone; deliver nothing to it
             batch = self._deliverable()[:limit]
             remaining = deadline - time.monotonic()
             if batch or remaining <= 0:
@@ -663,12 +672,14 @@ class FakeBotAPI:
         record: dict[str, Any] = {
             "chat_id": chat["id"],
             "message_id": message["message_id"],
+            "sent_at": time.monotonic(),
             "edits": 0,
             "deleted": False,
         }
         self._bot_messages[(chat["id"], message["message_id"])] = record
+        self._by_chat[chat["id"]].append(record)
         self._set_content(record, message, params, plain, entities, markup)
-        self._message_events.append({**record, "method": "sendMessage"})
+        self._message_events.append({**record, "method": "sendMessage", "at": record["sent_at"]})
         return message
 
     def _set_content(
@@ -722,7 +733,7 @@ class FakeBotAPI:
         message = {**record["message"], "edit_date": int(time.time())}
         self._set_content(record, message, params, plain, entities, markup)
         record["edits"] += 1
-        self._message_events.append({**record, "method": "editMessageText"})
+        self._message_events.append({**record, "method": "editMessageText", "at": time.monotonic()})
         return message
 
     def _edit_message_reply_markup(self, params: Params) -> dict[str, Any]:
@@ -780,6 +791,7 @@ class FakeBotAPI:
                 "query is too old and response timeout expired or query ID is invalid"
             )
         self._open_queries.discard(query_id)
+        self.answered_at[query_id] = time.monotonic()
 
     def _answer_callback_query(self, params: Params) -> bool:
         self._take_query(params.get("callback_query_id"))
@@ -1106,13 +1118,11 @@ class FakeBotAPI:
     # ---------------------------------------------------------------------------- observing
 
     def messages(self, chat_id: int | None = None, *, deleted: bool = False) -> list[Params]:
-        """Bot messages as stored now (after edits): dicts with chat_id, message_id, text
-        (plain), raw_text, parse_mode, entities, reply_markup, edits, deleted, message."""
-        return [
-            record
-            for record in self._bot_messages.values()
-            if chat_id in (None, record["chat_id"]) and (deleted or not record["deleted"])
-        ]
+        """Bot messages as stored now (after edits): dicts with chat_id, message_id, sent_at
+        (time.monotonic()), text (plain), raw_text, parse_mode, entities, reply_markup, edits,
+        deleted, message."""
+        records = self._bot_messages.values() if chat_id is None else self._by_chat.get(chat_id, [])
+        return [record for record in records if deleted or not record["deleted"]]
 
     def calls_to(self, method: str) -> list[Params]:
         """Parameters of every call of ``method``, in order."""
@@ -1148,7 +1158,7 @@ class FakeBotAPI:
         """The next sendMessage/editMessageText result (to ``chat_id``) not returned before.
 
         Returns a snapshot of the stored message as it was right after that call, with the
-        keys of messages() plus ``method``.
+        keys of messages() plus ``method`` and ``at`` (time.monotonic() of the call).
         """
 
         def take() -> Params | None:
@@ -1166,7 +1176,11 @@ class FakeBotAPI:
     def flood_control(
         self, per_chat_per_second: int | None = 1, global_per_second: int | None = 30
     ) -> None:
-        """Answer 429 when sends/edits/answers exceed these rates; both None turns it off."""
+        """Answer 429 when sends/edits/answers exceed these rates; both None turns it off.
+
+        ``stats["429"]`` counts every 429, ``stats["429 chat"]`` and ``stats["429 global"]``
+        those of flood control by the window that was full.
+        """
         enabled = per_chat_per_second is not None or global_per_second is not None
         self._flood = _FloodControl(per_chat_per_second, global_per_second) if enabled else None
 

@@ -523,7 +523,42 @@ async def test_flood_control_limits_each_chat(api: FakeBotAPI, bot: Bot) -> None
     with pytest.raises(RetryAfter):
         await bot.send_message(USER, "3")
     await bot.send_message(2002, "andere Unterhaltung")
-    assert api.stats["429"] == 1
+    assert api.stats["429"] == api.stats["429 chat"] == 1
+
+
+@pytest.mark.asyncio
+async def test_flood_control_limits_the_bot_as_a_whole(api: FakeBotAPI, bot: Bot) -> None:
+    for chat in (USER, 2002, 2003):
+        api.add_chat(chat)
+    api.flood_control(per_chat_per_second=None, global_per_second=2)
+    await bot.send_message(USER, "1")
+    await bot.send_message(2002, "2")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(2003, "3")
+    assert (api.stats["429"], api.stats["429 global"], api.stats["429 chat"]) == (1, 1, 0)
+
+
+@pytest.mark.asyncio
+async def test_times_of_replies_and_answers_are_recorded(api: FakeBotAPI, bot: Bot) -> None:
+    before = time.monotonic()
+    api.send_text("/start")
+    await bot.send_message(USER, "eins", reply_markup=KEYBOARD)
+    await bot.send_message(USER, "zwei")
+    first, second = api.messages(USER)
+    assert before <= first["sent_at"] <= second["sent_at"] <= time.monotonic()
+    event = await api.next_message(USER)
+    assert event["at"] == first["sent_at"] and event["text"] == "eins"
+    query_id = api.press_button(first, "more")["callback_query"]["id"]
+    assert query_id not in api.answered_at
+    await bot.answer_callback_query(query_id)
+    assert api.answered_at[query_id] >= second["sent_at"]
+
+
+@pytest.mark.asyncio
+async def test_error_answers_are_counted_by_reason(api: FakeBotAPI, bot: Bot) -> None:
+    with bad_request("chat not found"):
+        await bot.send_message(999, "x")
+    assert api.errors == {"sendMessage: 400 Bad Request: chat not found": 1}
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
