@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.formatting import escape
 from bot.i18n import text
-from bot.telegram.handlers import answer_question, user_language
+from bot.telegram.handlers import answer_question, reply, user_language
 
 
 async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -22,11 +22,9 @@ async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     question = command_argument(message.text or "")
     if not question:
         lang = user_language(update.effective_user)
-        await message.reply_text(escape(text("ask_usage", lang)))
+        await reply(update, context, escape(text("ask_usage", lang)))
         return
-    await answer_question(
-        context, message.chat_id, question, update.effective_user, reply_to=message.message_id
-    )
+    await answer_question(update, context, question)
 
 
 async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -35,9 +33,7 @@ async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     question = addressed_question(message, context.bot)
     if question is None:
         return
-    await answer_question(
-        context, message.chat_id, question, update.effective_user, reply_to=message.message_id
-    )
+    await answer_question(update, context, question)
 
 
 def command_argument(message_text: str) -> str:

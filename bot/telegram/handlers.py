@@ -2,19 +2,22 @@
 
 Every handler reaches the bot's resources through `runtime(context)`. Searching and
 SQLite writes run in worker threads so one slow question never holds up other chats.
+Replies and answers to button taps go out through the runtime's `Outbox` (`send`, `reply`,
+`toast`), which keeps to Telegram's flood limits and retries what fails on the way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters, Update, User
-from telegram.constants import ChatAction
-from telegram.error import TelegramError
+from telegram.constants import ChatAction, ChatType
+from telegram.error import BadRequest, Conflict, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import metrics
@@ -32,7 +35,7 @@ from bot.telegram.keyboards import (
     examples_keyboard,
     version_tag,
 )
-from bot.telegram.limits import QuestionLimiter, fit_message, question_problem
+from bot.telegram.limits import Outbox, QuestionLimiter, fit_message, question_problem
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RUNTIME = "runtime"
+APOLOGY_PATIENCE = 10.0  # seconds; an apology that cannot get through soon is not worth it
 
 
 @dataclass
@@ -51,10 +55,17 @@ class Runtime:
     state: StateStore
     answers: AnswerCache
     limiter: QuestionLimiter
+    outbox: Outbox = field(default_factory=Outbox)
 
     def version(self) -> str:
-        """The tag of the index version now serving (buttons carry it)."""
-        return version_tag(self.services.searcher.version.manifest.version)
+        """The tag of what the serving index holds (buttons carry it): model and documents.
+
+        A reindex that changes no document keeps the tag, so the buttons under earlier
+        answers keep working; one that changes a document makes them stale.
+        """
+        manifest = self.services.searcher.version.manifest
+        documents = ",".join(f"{d}:{c}" for d, c in sorted(manifest.documents.items()))
+        return version_tag(f"{manifest.format_version}|{manifest.model}|{documents}")
 
 
 def runtime(context: ContextTypes.DEFAULT_TYPE) -> Runtime:
@@ -66,6 +77,64 @@ def user_language(user: User | None) -> str:
     """German for users whose Telegram app is set to German, else English."""
     code = (user.language_code or "") if user else ""
     return "de" if code.lower().startswith("de") else "en"
+
+
+# -- sending --------------------------------------------------------------------------------
+
+
+async def reply(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    body: str,
+    *,
+    sent: Callable[[], object] | None = None,
+    **options: Any,
+) -> None:
+    """Send `body` (HTML) to the update's chat, in groups as a reply to its message.
+
+    The message waits for its chat's turn in the flood limits in a task of its own, so the
+    handler returns and the next update is taken up; `sent` is called once it went out.
+    """
+    message = update.effective_message
+    if message.chat.type != ChatType.PRIVATE:
+        quoted = ReplyParameters(message.message_id, allow_sending_without_reply=True)
+        options.setdefault("reply_parameters", quoted)
+    request = partial(context.bot.send_message, message.chat_id, body, **options)
+    await in_background(
+        update, context, _send(runtime(context).outbox, message.chat_id, request, sent)
+    )
+
+
+async def _send(
+    outbox: Outbox,
+    chat_id: int,
+    request: Callable[[], Awaitable[object]],
+    sent: Callable[[], object] | None,
+) -> None:
+    await outbox.send(chat_id, request)
+    if sent is not None:
+        sent()
+
+
+async def in_background(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, work: Coroutine[Any, Any, None]
+) -> None:
+    """Run `work` in a task of its own; its errors reach the error handler with `update`.
+
+    While the application stops, `work` is awaited right here instead: the Application
+    waits for its own tasks only while it runs, and in-flight replies must still go out.
+    """
+    if context.application.running:
+        context.application.create_task(work, update=update)
+    else:
+        await work
+
+
+async def toast(
+    context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, note: str | None = None
+) -> None:
+    """Answer a button tap (stops its spinner), ahead of messages in the flood limits."""
+    await runtime(context).outbox.send(None, partial(query.answer, note), urgent=True)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -88,7 +157,8 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     message = update.effective_message
     if _for_other_bot(message, context.bot.username):
         return
-    await message.reply_text(escape(text("unknown_command", user_language(update.effective_user))))
+    lang = user_language(update.effective_user)
+    await reply(update, context, escape(text("unknown_command", lang)))
 
 
 async def _introduce(
@@ -98,9 +168,8 @@ async def _introduce(
     examples = rt.services.examples(lang)
     parts = [greeting, document_line(rt.services, lang), escape(text("how_to_ask", lang))]
     keyboard = examples_keyboard(examples, lang=lang, version=rt.version())
-    await update.effective_message.reply_text(
-        fit_message("\n\n".join(part for part in parts if part)), reply_markup=keyboard
-    )
+    body = fit_message("\n\n".join(part for part in parts if part))
+    await reply(update, context, body, reply_markup=keyboard)
 
 
 def document_line(services: Services, lang: str) -> str:
@@ -128,25 +197,18 @@ def _for_other_bot(message: Message, username: str) -> bool:
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer a text message in a private chat with quotes from the document."""
-    message = update.effective_message
-    await answer_question(context, message.chat_id, message.text or "", update.effective_user)
+    await answer_question(update, context, update.effective_message.text or "")
 
 
 async def answer_question(
-    context: ContextTypes.DEFAULT_TYPE,
-    chat_id: int,
-    question_text: str,
-    user: User | None,
-    *,
-    reply_to: int | None = None,
+    update: Update, context: ContextTypes.DEFAULT_TYPE, question_text: str
 ) -> None:
     """Check, search and send the answer to `question_text` (shared by chats, groups, buttons)."""
-    rt = runtime(context)
+    rt, chat_id, user = runtime(context), update.effective_chat.id, update.effective_user
     question_text = question_text.strip()
     refusal = _refusal(rt, question_text, user)
-    reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
     if refusal:
-        await context.bot.send_message(chat_id, refusal, reply_parameters=reply)
+        await reply(update, context, refusal)
         return
     await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
     version = rt.version()  # before searching: a reindex meanwhile makes the buttons stale
@@ -156,8 +218,9 @@ async def answer_question(
     )
     await asyncio.to_thread(rt.state.record_answer, question_text, abstained=answer.abstained)
     body, keyboard = reply_for(rt, answer, version)
-    await context.bot.send_message(chat_id, body, reply_markup=keyboard, reply_parameters=reply)
-    metrics.record_question(answer)
+    await reply(
+        update, context, body, reply_markup=keyboard, sent=partial(metrics.record_question, answer)
+    )
 
 
 def _refusal(rt: Runtime, question_text: str, user: User | None) -> str | None:
@@ -195,10 +258,8 @@ async def context_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if (answer := await _stored_answer(query, context)) is None:
         return
     found = runtime(context).services.searcher.context(answer.quotes[0])
-    await query.answer()
-    await context.bot.send_message(
-        query.message.chat.id, fit_message(context_html(found, answer.language))
-    )
+    await toast(context, query)
+    await reply(update, context, fit_message(context_html(found, answer.language)))
 
 
 async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -206,15 +267,14 @@ async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     query = update.callback_query
     if (answer := await _stored_answer(query, context)) is None:
         return
-    await query.answer()
-    body = fit_message(more_html(answer.more, answer.language))
-    await context.bot.send_message(query.message.chat.id, body)
+    await toast(context, query)
+    await reply(update, context, fit_message(more_html(answer.more, answer.language)))
 
 
 async def vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Store a 👍 or 👎 on the answer and thank the user with a toast."""
     query = update.callback_query
-    if (answer := await _stored_answer(query, context)) is None:
+    if (answer := await _stored_answer(query, context, extras=("1", "-1"))) is None:
         return
     vote = 1 if decode(query.data).extra == "1" else -1
     ids = [i for quote in answer.quotes for i in quote.sentence_ids]
@@ -225,7 +285,7 @@ async def vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         sentence_ids=ids,
         vote=vote,
     )
-    await query.answer(text("feedback_thanks", answer.language))
+    await toast(context, query, text("feedback_thanks", answer.language))
 
 
 async def example_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -237,26 +297,27 @@ async def example_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if not data.extra.isdigit() or int(data.extra) >= len(examples):
         await expired_button(update, context)
         return
-    await query.answer()
-    await answer_question(
-        context, query.message.chat.id, examples[int(data.extra)], query.from_user
-    )
+    await toast(context, query)
+    await answer_question(update, context, examples[int(data.extra)])
 
 
 async def expired_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tell the user that a button is from an older answer and to ask again."""
     query = update.callback_query
-    await query.answer(text("expired", user_language(query.from_user)))
+    await toast(context, query, text("expired", user_language(query.from_user)))
 
 
-async def _stored_answer(query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE) -> Answer | None:
-    """The answer a button belongs to; None (after an "expired" toast) when it is stale."""
+async def _stored_answer(
+    query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, *, extras: tuple[str, ...] = ("",)
+) -> Answer | None:
+    """The answer a button belongs to; None (after an "expired" toast) when it is stale or
+    its data was not made by this bot (an argument other than `extras`)."""
     data: ButtonData | None = decode(query.data)
     rt = runtime(context)
     stale = data is None or data.version != rt.version() or query.message is None
-    answer = None if stale else rt.answers.get(data.key)
+    answer = None if stale or data.extra not in extras else rt.answers.get(data.key)
     if answer is None or not answer.quotes:
-        await query.answer(text("expired", user_language(query.from_user)))
+        await toast(context, query, text("expired", user_language(query.from_user)))
         return None
     return answer
 
@@ -267,25 +328,49 @@ async def _stored_answer(query: CallbackQuery, context: ContextTypes.DEFAULT_TYP
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Ask for a typed question when a sticker, photo, voice message or the like arrives."""
     lang = user_language(update.effective_user)
-    await update.effective_message.reply_text(escape(text("not_text", lang)))
+    await reply(update, context, escape(text("not_text", lang)))
 
 
 async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Ask the user to send an edited question again instead of answering it twice."""
     lang = user_language(update.effective_user)
-    await update.effective_message.reply_text(escape(text("edited", lang)))
+    await reply(update, context, escape(text("edited", lang)))
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure with its traceback and apologize to the user, if there is one."""
+    """Log the failure with its traceback and apologize to the user, if there is one.
+
+    Polling that fails on the network (or on a second instance) is retried by PTB with
+    backoff; that is logged once per outage, not with a traceback per retry.
+    """
+    rt: Runtime | None = context.bot_data.get(RUNTIME)
+    if update is None and rt is not None and _polling_trouble(context.error):
+        rt.outbox.connection.failed(context.error, "getUpdates")
+        return
     update_id = update.update_id if isinstance(update, Update) else None
     logger.error("update %s failed", update_id, exc_info=context.error)
-    if not isinstance(update, Update):
+    if not isinstance(update, Update) or rt is None:
         return
-    lang = user_language(update.effective_user)
-    if update.callback_query is not None:  # stop the button's spinner, if still spinning
-        with contextlib.suppress(TelegramError):
-            await update.callback_query.answer()
-    if update.effective_chat is not None:
-        with contextlib.suppress(TelegramError):
-            await context.bot.send_message(update.effective_chat.id, escape(text("error", lang)))
+    await _apologize(update, context, rt)
+
+
+def _polling_trouble(error: Exception | None) -> bool:
+    """True for errors PTB's polling loop retries by itself: network, 5xx, Conflict."""
+    network = isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+    return network or isinstance(error, Conflict)
+
+
+async def _apologize(update: Update, context: ContextTypes.DEFAULT_TYPE, rt: Runtime) -> None:
+    """Stop a button's spinner and say sorry in the chat, each if still possible."""
+    chat, query = update.effective_chat, update.callback_query
+    sorry = escape(text("error", user_language(update.effective_user)))
+    attempts = [(None, partial(query.answer))] if query is not None else []
+    if chat is not None:
+        attempts.append((chat.id, partial(context.bot.send_message, chat.id, sorry)))
+    for chat_id, request in attempts:
+        try:
+            await rt.outbox.send(
+                chat_id, request, urgent=chat_id is None, patience=APOLOGY_PATIENCE
+            )
+        except TelegramError as exc:  # e.g. the spinner was stopped already
+            logger.debug("update %s: %s", update.update_id, exc)
