@@ -95,6 +95,18 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Diese Schaltfläche ist veraltet. Bitte stell die Frage neu.",
         "en": "This button has expired. Please ask the question again.",
     },
+    "inline_no_answer": {
+        "de": "Das Dokument beantwortet das nicht",
+        "en": "The document does not answer this",
+    },
+    "inline_no_answer_hint": {
+        "de": "Die Beispielfragen unten beantwortet es.",
+        "en": "It does answer the example questions below.",
+    },
+    "inline_rate_limited": {
+        "de": "Zu viele Anfragen – bitte kurz warten",
+        "en": "Too many queries – please wait a moment",
+    },
     "cmd_start": {"de": "Begrüßung und Beispielfragen", "en": "Welcome and example questions"},
     "cmd_help": {"de": "So funktioniert der Bot", "en": "How the bot works"},
     "cmd_ask": {"de": "Eine Frage zum Dokument stellen", "en": "Ask a question about the document"},

@@ -1,22 +1,33 @@
 """Inline mode: `@bot question` in any chat offers quotes as cards to send.
 
-Each card's message is the quoted sentence with its place and the document title. An
-empty query offers the example questions; choosing one sends the question with its answer.
+Each card's message is the quoted sentence with its place and the document title. A query
+the document does not answer gets a card that says so, followed by the example questions;
+an empty query gets the example questions (choosing one sends the question with its
+answer). Inline queries count against the user's rate limit, three to a question, since
+apps send a new one while the user is still typing.
 """
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING
 
-from telegram import InlineQueryResultArticle, InputTextMessageContent, LinkPreviewOptions, Update
+from telegram import (
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.answers import Quote
-from bot.formatting import answer_html, escape, place, quote_html
+from bot.formatting import abstention_html, answer_html, escape, place, quote_html
+from bot.i18n import text
 from bot.language import detect_language
-from bot.telegram.handlers import runtime, user_language
+from bot.telegram.handlers import Runtime, runtime, user_language
 from bot.telegram.limits import (
     INLINE_QUERY_LIMIT,
     clip_inline_query,
@@ -30,30 +41,65 @@ if TYPE_CHECKING:
 MAX_CARDS = 5
 CACHE_SECONDS = 10
 TITLE_CHARS = 60
+EXAMPLE_CARDS = "inline_example_cards"  # bot_data key: cards by (index version, language)
+Cards = list[InlineQueryResultArticle]
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Offer up to five quotes for the query, or the example questions for an empty one."""
-    query = update.inline_query
-    services = runtime(context).services
-    asked = clip_inline_query(query.query)
+    """Offer up to five quotes, a "no answer" card with examples, or just the examples."""
+    query, rt = update.inline_query, runtime(context)
     lang = user_language(query.from_user)
-    if question_problem(asked, max_chars=INLINE_QUERY_LIMIT) is None:
-        cards = await asyncio.to_thread(quote_cards, services, asked, lang)
+    if not rt.limiter.allow_inline(query.from_user.id):
+        wait = InlineQueryResultsButton(text("inline_rate_limited", lang), start_parameter="help")
+        answer = partial(query.answer, [], cache_time=0, is_personal=True, button=wait)
     else:
-        cards = await asyncio.to_thread(example_cards, services, lang)
-    await query.answer(cards, cache_time=CACHE_SECONDS, is_personal=False)
+        cards = await asyncio.to_thread(cards_for, rt, context.bot_data, query.query, lang)
+        answer = partial(query.answer, cards, cache_time=CACHE_SECONDS, is_personal=False)
+    await rt.outbox.send(None, answer, urgent=True)
 
 
-def quote_cards(services: Services, question: str, fallback: str) -> list[InlineQueryResultArticle]:
+def cards_for(rt: Runtime, bot_data: dict, query: str, fallback: str) -> Cards:
+    """The cards for an inline query (in a worker thread: it searches)."""
+    asked = clip_inline_query(query)
+    if question_problem(asked, max_chars=INLINE_QUERY_LIMIT) is not None:
+        return cached_example_cards(rt, bot_data, fallback)
+    lang = detect_language(asked, fallback=fallback)
+    cards = quote_cards(rt.services, asked, lang)
+    if cards:
+        return cards
+    return [no_answer_card(rt.services, asked, lang), *cached_example_cards(rt, bot_data, lang)]
+
+
+def quote_cards(services: Services, question: str, lang: str) -> Cards:
     """One card per quote, best first; none when the document has no answer."""
-    lang = detect_language(question, fallback=fallback)
     answer = services.searcher.answer(question, language=lang)
     quotes = (answer.quotes + answer.more)[:MAX_CARDS]
     return [_quote_card(f"{n}-{q.sentence_ids[0]}", q, lang) for n, q in enumerate(quotes)]
 
 
-def example_cards(services: Services, lang: str) -> list[InlineQueryResultArticle]:
+def no_answer_card(services: Services, question: str, lang: str) -> InlineQueryResultArticle:
+    """A card saying that the document does not answer `question`, and what it covers."""
+    body = f"❓ <b>{escape(question)}</b>\n\n{abstention_html(lang, services.examples(lang))}"
+    return InlineQueryResultArticle(
+        id=f"none-{lang}",
+        title=text("inline_no_answer", lang),
+        description=text("inline_no_answer_hint", lang),
+        input_message_content=_content(body),
+    )
+
+
+def cached_example_cards(rt: Runtime, bot_data: dict, lang: str) -> Cards:
+    """The example cards of the serving index version (each one costs a search)."""
+    cache = bot_data.setdefault(EXAMPLE_CARDS, {})
+    key = (rt.version(), lang)
+    if key not in cache:
+        for stale in [k for k in cache if k[0] != key[0]]:  # made for an older version
+            cache.pop(stale, None)
+        cache[key] = example_cards(rt.services, lang)
+    return cache[key]
+
+
+def example_cards(services: Services, lang: str) -> Cards:
     """One card per example question; its message is the question and its answer."""
     cards = []
     for number, example in enumerate(services.examples(lang)):
