@@ -25,11 +25,13 @@ from bot.search import Searcher
 from bot.settings import Settings
 
 
-def evaluate(searcher: Searcher, questions: list[dict], *, verbose: bool = False) -> dict[str, dict]:
+def evaluate(searcher: Searcher, questions: list[dict], *,
+             verbose: bool = False) -> dict[str, dict]:
     """Figures per language ("de", "en") and overall ("all")."""
     rows: dict[str, list[dict]] = defaultdict(list)
     texts = [s.text for s in searcher.corpus.sentences]
-    searcher.answer("warm-up")  # the first call pays one-off costs; it is not a user's latency
+    # The first calls pay one-off costs (lingua loads its models lazily); not a user's latency.
+    searcher.answer("warm-up", language=detect_language("Ist das eine Frage?"))
     for item in questions:
         gold = set(item["gold"])
         started = time.perf_counter()
@@ -37,7 +39,8 @@ def evaluate(searcher: Searcher, questions: list[dict], *, verbose: bool = False
         ms = (time.perf_counter() - started) * 1000
         ranked = [texts[h.sentence_id] for h in searcher.search(item["question"], k=10)]
         rank = next((i + 1 for i, t in enumerate(ranked) if t in gold), None) if gold else None
-        row = {"gold": bool(gold), "rank": rank, "abstained": answer.abstained, "ms": ms}
+        row = {"gold": bool(gold), "rank": rank, "abstained": answer.abstained, "ms": ms,
+               "top": answer.top_score}
         for key in (item["lang"], "all"):
             rows[key].append(row)
         if verbose and (rank != 1 or answer.abstained == bool(gold)):
@@ -58,6 +61,10 @@ def _figures(rows: list[dict]) -> dict:
         "off_topic": len(off),
         "off_topic_refused": sum(r["abstained"] for r in off),
         "on_topic_refused": sum(r["abstained"] for r in on),
+        # Where the abstention threshold can sit: the weakest answerable question's top score
+        # against the strongest unanswerable one's.
+        "on_topic_min": round(min(r["top"] for r in on), 3) if on else None,
+        "off_topic_max": round(max(r["top"] for r in off), 3) if off else None,
         "p50_ms": round(statistics.median(ms), 2) if ms else None,
         "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2) if ms else None,
     }
@@ -76,14 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(index_dir=Path(tmp) / "index", documents_dir=Path(tmp) / "documents")
         searcher = open_services(settings).searcher
         for path in args.files:
-            questions = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+            lines = path.read_text("utf-8").splitlines()
+            questions = [json.loads(line) for line in lines if line.strip()]
             print(f"{path.name}  (model: {settings.embedding_model})")
             print(f"  {'lang':4} {'n':>3} {'R@1':>6} {'R@3':>6} {'MRR':>6}  off-topic refused  "
-                  f"on-topic refused  p50 ms  p99 ms")
+                  f"on-topic refused  top on-topic min / off-topic max  p50 ms  p99 ms")
             for lang, f in sorted(evaluate(searcher, questions, verbose=args.verbose).items()):
-                print(f"  {lang:4} {f['questions']:>3} {f['R@1']!s:>6} {f['R@3']!s:>6} {f['MRR']!s:>6}  "
-                      f"{f['off_topic_refused']:>7}/{f['off_topic']:<9} {f['on_topic_refused']:>9}"
-                      f"        {f['p50_ms']:>6} {f['p99_ms']:>7}")
+                print(f"  {lang:4} {f['questions']:>3} {f['R@1']!s:>6} {f['R@3']!s:>6} "
+                      f"{f['MRR']!s:>6}  {f['off_topic_refused']:>7}/{f['off_topic']:<9} "
+                      f"{f['on_topic_refused']:>9}        {f['on_topic_min']!s:>12} / "
+                      f"{f['off_topic_max']!s:<17} {f['p50_ms']:>6} {f['p99_ms']:>7}")
     return 0
 
 
