@@ -34,7 +34,7 @@ DEV_QUESTIONS = (
     str(ROOT.parent / "shared/eval/dev_questions.jsonl"),
 )
 COLD_QUESTION = "Wer besuchte im Juni Pjöngjang?"
-LABEL = 40
+LABEL = 44
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,10 +194,12 @@ def _build(folder: Path, model, model_name: str, count: int) -> None:
     started = time.perf_counter()
     full = indexer.build()
     full_seconds = time.perf_counter() - started
+    searcher, serve_seconds = _serve(model, indexer)
     print(f"\nbuild from scratch ({count} generated sentences in {len(files)} documents)")
     _row("sentences indexed / embedded", f"{full.sentences} / {full.sentences_embedded}")
     _row("build time", _seconds(full_seconds))
     _row("build throughput", f"{full.sentences / full_seconds:.0f} sentences/s")
+    _row("then ready to serve (clause and word keys)", _seconds(serve_seconds))
 
     edited = files[0]
     text = edited.read_text("utf-8")
@@ -207,11 +209,24 @@ def _build(folder: Path, model, model_name: str, count: int) -> None:
     started = time.perf_counter()
     again = indexer.build()
     seconds = time.perf_counter() - started
+    swap_started = time.perf_counter()
+    searcher.swap(indexer.open())
+    swap_seconds = time.perf_counter() - swap_started
     print(f"\nincremental reindex (one sentence edited in {edited.name})")
     _row("reindex time", f"{_seconds(seconds)}  ({seconds / full_seconds:.0%} of the full build)")
+    _row("then swapped in, serving", _seconds(swap_seconds))
     _row("sentences embedded", f"{again.sentences_embedded} (full: {full.sentences_embedded})")
     changes = f"{again.sentences_added} / {again.sentences_removed} / {again.sentences_unchanged}"
     _row("sentences added / removed / unchanged", changes)
+
+
+def _serve(model, indexer):
+    """A Searcher over the indexer's current version, and the seconds it took to prepare."""
+    from bot.search import Searcher
+
+    started = time.perf_counter()
+    searcher = Searcher(model, indexer.open(), embed=indexer.embed_cached)
+    return searcher, time.perf_counter() - started
 
 
 def _indexer(folder: Path, model, model_name: str):

@@ -56,12 +56,22 @@ def split_sentences(text: str, *, language: str = "de", start: int = 0,
                     end: int | None = None) -> list[Span]:
     """Return the sentences of `text[start:end]` with offsets into `text`."""
     end = len(text) if end is None else end
-    chunk = _masked(text[start:end], language)
-    pieces = [(s.start, s.end) for s in _segmenter(language).segment(chunk)]
     spans: list[Span] = []
-    for lo, hi in _merge_open_quotes(chunk, pieces):
+    for lo, hi in _sentence_bounds(text[start:end], language):
         spans.extend(_trimmed(text, start + lo, start + hi))
     return spans
+
+
+@lru_cache(maxsize=8192)
+def _sentence_bounds(chunk: str, language: str) -> tuple[tuple[int, int], ...]:
+    """Sentence (start, end) offsets within `chunk`, remembered per paragraph text.
+
+    pysbd takes milliseconds per paragraph; a reindex after a small edit meets mostly
+    paragraphs it has split before.
+    """
+    masked = _masked(chunk, language)
+    pieces = [(s.start, s.end) for s in _segmenter(language).segment(masked)]
+    return tuple(_merge_open_quotes(masked, pieces))
 
 
 def split_document(text: str, *, language: str = "de") -> list[SplitParagraph]:
