@@ -1076,6 +1076,28 @@ class FakeBotAPI:
         }
         return self.inject_update({"callback_query": query})
 
+    def press_inline_button(
+        self,
+        callback_data: str | None,
+        *,
+        user_id: int = DEFAULT_USER_ID,
+        first_name: str = "Test",
+        language_code: str | None = "de",
+    ) -> dict[str, Any]:
+        """The user presses a button under a message sent in inline mode: the callback query
+        has an ``inline_message_id`` instead of a message. ``callback_data`` is not checked."""
+        query_id = str(next(self._query_ids))
+        self._open_queries.add(query_id)
+        query = {
+            "id": query_id,
+            "from": self._user(user_id, first_name, language_code),
+            "inline_message_id": f"AgAAAInline{query_id[-6:]}",
+            "chat_instance": "-1",
+        }
+        if callback_data is not None:
+            query["data"] = callback_data
+        return self.inject_update({"callback_query": query})
+
     def inline_query(
         self,
         query: str,

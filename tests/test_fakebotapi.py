@@ -429,6 +429,17 @@ async def test_answer_callback_query(api: FakeBotAPI, bot: Bot) -> None:
 
 
 @pytest.mark.asyncio
+async def test_press_inline_button(api: FakeBotAPI, bot: Bot) -> None:
+    api.press_inline_button("more")
+    api.press_inline_button(None, user_id=2002)
+    with_data, without = [u.callback_query for u in await bot.get_updates(timeout=0)]
+    assert with_data.data == "more" and with_data.message is None
+    assert with_data.inline_message_id and without.data is None
+    assert without.from_user.id == 2002
+    assert await bot.answer_callback_query(with_data.id)
+
+
+@pytest.mark.asyncio
 async def test_answer_inline_query(api: FakeBotAPI, bot: Bot) -> None:
     query_id = api.inline_query("zitat")["inline_query"]["id"]
     content = InputTextMessageContent("<b>Zitat</b>", parse_mode=ParseMode.HTML)
