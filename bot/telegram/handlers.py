@@ -23,7 +23,7 @@ from telegram.ext import ContextTypes
 from bot import metrics
 from bot.answers import Answer
 from bot.formatting import answer_html, context_html, escape, more_html
-from bot.i18n import language_name, text
+from bot.i18n import LANGUAGES, language_name, text
 from bot.language import detect_language
 from bot.settings import Settings
 from bot.state import StateStore
@@ -35,7 +35,13 @@ from bot.telegram.keyboards import (
     examples_keyboard,
     version_tag,
 )
-from bot.telegram.limits import Outbox, QuestionLimiter, fit_message, question_problem
+from bot.telegram.limits import (
+    Outbox,
+    QuestionLimiter,
+    clean_question,
+    fit_message,
+    question_problem,
+)
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -205,7 +211,7 @@ async def answer_question(
 ) -> None:
     """Check, search and send the answer to `question_text` (shared by chats, groups, buttons)."""
     rt, chat_id, user = runtime(context), update.effective_chat.id, update.effective_user
-    question_text = question_text.strip()
+    question_text = clean_question(question_text)
     refusal = _refusal(rt, question_text, user)
     if refusal:
         await reply(update, context, refusal)
@@ -293,7 +299,7 @@ async def example_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     query = update.callback_query
     data, rt = decode(query.data), runtime(context)
     current = data.version == rt.version() and query.message is not None
-    examples = rt.services.examples(data.key) if current else []
+    examples = rt.services.examples(data.key) if current and data.key in LANGUAGES else []
     if not data.extra.isdigit() or int(data.extra) >= len(examples):
         await expired_button(update, context)
         return
@@ -345,7 +351,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     """
     rt: Runtime | None = context.bot_data.get(RUNTIME)
     if update is None and rt is not None and _polling_trouble(context.error):
-        rt.outbox.connection.failed(context.error, "getUpdates")
+        rt.outbox.connection.failed(context.error, "polling for updates again with backoff")
         return
     update_id = update.update_id if isinstance(update, Update) else None
     logger.error("update %s failed", update_id, exc_info=context.error)

@@ -30,6 +30,7 @@ from bot.language import detect_language
 from bot.telegram.handlers import Runtime, runtime, user_language
 from bot.telegram.limits import (
     INLINE_QUERY_LIMIT,
+    clean_question,
     clip_inline_query,
     fit_message,
     question_problem,
@@ -60,7 +61,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 def cards_for(rt: Runtime, bot_data: dict, query: str, fallback: str) -> Cards:
     """The cards for an inline query (in a worker thread: it searches)."""
-    asked = clip_inline_query(query)
+    asked = clip_inline_query(clean_question(query))
     if question_problem(asked, max_chars=INLINE_QUERY_LIMIT) is not None:
         return cached_example_cards(rt, bot_data, fallback)
     lang = detect_language(asked, fallback=fallback)

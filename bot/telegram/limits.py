@@ -15,6 +15,7 @@ import itertools
 import logging
 import random
 import time
+import unicodedata
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -36,8 +37,9 @@ INLINE_QUERY_LIMIT = 256  # Telegram's own limit on inline query text
 INLINE_QUERIES_PER_QUESTION = 3  # apps send a query while the user is still typing
 PER_SECOND = 30  # Telegram: about 30 messages a second per bot
 GROUP_PER_MINUTE = 20  # and 20 a minute per group
-PATIENCE = 120.0  # seconds a reply keeps being retried before it is given up
+PATIENCE = 25.0  # seconds a reply is retried: within systemd's 30 s to stop, if it must
 MAX_BACKOFF = 10.0
+_INVISIBLE = frozenset({"Cc", "Cf", "Mn"})  # Unicode categories clean_question drops
 NEW_OUTAGE_AFTER = 60.0  # seconds without failures: PTB's polling retries at least every 30 s
 
 
@@ -62,6 +64,16 @@ class QuestionLimiter:
     def allow_inline(self, user_id: int) -> bool:
         """Count one inline query of `user_id` (three per question of the rate)."""
         return self._limiter.hit(self.inline_rate, "inline", str(user_id))
+
+
+def clean_question(question: str) -> str:
+    """The question as it reads: composed (NFC), without control characters, invisible
+    format characters (zero-width spaces, direction marks, a BOM) and stray combining marks
+    ("Zalgo" text), and with whitespace collapsed. None of these carry meaning for a search,
+    and some hide words from it."""
+    composed = unicodedata.normalize("NFC", question)
+    kept = (ch for ch in composed if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
+    return " ".join("".join(kept).split())
 
 
 def question_problem(question: str, *, max_chars: int) -> str | None:
@@ -108,14 +120,12 @@ class Connection:
         self.failures = 0
         self._last_failure = 0.0
 
-    def failed(self, error: TelegramError, what: str) -> None:
-        """Note a failed request; only the first of an outage is logged."""
+    def failed(self, error: TelegramError, consequence: str) -> None:
+        """Note a failed request and what happens about it; only an outage's first is logged."""
         now = time.monotonic()
         if self.down_since is None or now - self._last_failure > NEW_OUTAGE_AFTER:
             self.down_since, self.failures = now, 0
-            logger.warning(
-                "Bot API server trouble (%s: %s); retrying with backoff", what, describe(error)
-            )
+            logger.warning("Bot API trouble: %s; %s", describe(error), consequence)
         self.failures += 1
         self._last_failure = now
 
@@ -124,7 +134,7 @@ class Connection:
         if self.down_since is None:
             return
         logger.warning(
-            "Bot API server answers again after %.1f s (%d failed requests)",
+            "Bot API answers again after %.1f s (%d failed requests)",
             time.monotonic() - self.down_since,
             self.failures,
         )
@@ -219,7 +229,7 @@ class Outbox:
             except TelegramError as exc:
                 wait = retry_wait(exc, attempt)
                 if wait is None and _maybe_delivered(exc):
-                    self.connection.failed(exc, "no answer in time, not resent")
+                    self.connection.failed(exc, "a reply is not sent again: it may have arrived")
                     return None
                 if wait is None or time.monotonic() + wait > deadline:
                     self.stats["given up"] += wait is not None
@@ -228,7 +238,7 @@ class Outbox:
                     self.stats["429 waited out"] += 1
                 else:
                     self.stats["retried"] += 1
-                    self.connection.failed(exc, "sending")
+                    self.connection.failed(exc, f"retrying replies for up to {self.patience:.0f} s")
                 await asyncio.sleep(wait)
             else:
                 self.connection.answered()
