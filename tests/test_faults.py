@@ -1,0 +1,255 @@
+"""Faults end to end: the real bot against a fake Bot API server that fails in Telegram's ways.
+
+The server is down at the start or for a while mid-run, answers 5xx, drops connections,
+answers slowly or rate-limits; the process gets SIGTERM with a reply in flight. What must
+hold: no update is lost, no reply is sent twice, each incident is one log line (not a
+traceback per retry), and a stop is clean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
+from test_telegram import (
+    BOT,
+    ENGLISH_QUESTION,
+    GERMAN_QUESTION,
+    TOKEN,
+    WAIT,
+    ask,
+    blockquotes,
+    bot_settings,
+    polling_bot,
+    quiet,
+)
+
+from bot.app import Services
+from bot.i18n import text
+from bot.settings import Settings
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+
+PROJECT = Path(__file__).resolve().parents[1]
+START_WAIT = 90.0  # seconds for a subprocess to load the model and start polling
+
+
+@pytest_asyncio.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def bot_process(api: FakeBotAPI) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m bot run` against the fake server (INDEX_DIR etc. come from the fixtures)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{api.port}",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.communicate()
+
+
+async def stopped(process: asyncio.subprocess.Process, timeout: float = WAIT) -> str:
+    """SIGTERM, then the process's log once it has exited."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    return stderr.decode()
+
+
+def replies(api: FakeBotAPI, chat_id: int) -> list[str]:
+    return [message["text"] for message in api.messages(chat_id)]
+
+
+def trouble(records: list[logging.LogRecord]) -> list[str]:
+    """The bot's lines about the connection to the Bot API."""
+    return [r.getMessage() for r in records if r.name == "bot.telegram.limits"]
+
+
+# ---------------------------------------------------------------------------- at the start
+
+
+@pytest.mark.parametrize("fault", ["unreachable", "502"])
+async def test_server_down_at_start_exits_with_one_line_and_a_restart_catches_up(
+    api: FakeBotAPI, settings: Settings, fault: str
+) -> None:
+    """Failing fast is what the systemd unit expects: exit 1 restarts in 5 s, exit 2 not.
+
+    Nothing is lost meanwhile: Telegram keeps updates until the bot confirms them.
+    """
+    url = f"http://127.0.0.1:{api.port}"
+    if fault == "unreachable":
+        await api.go_offline()
+    else:
+        api.fail_next(times=1, status=502, methods=["getMe"])
+    api.send_text(GERMAN_QUESTION)  # waits on the server for the bot
+    async with bot_process(api) as process:
+        _, stderr = await asyncio.wait_for(process.communicate(), START_WAIT)
+    log = stderr.decode()
+    assert process.returncode == 1, log
+    assert log.startswith(f"Cannot reach the Bot API server at {url}")
+    assert log.strip().count("\n") == 0 and "Traceback" not in log
+
+    if fault == "unreachable":
+        await api.go_online()
+    async with bot_process(api) as process:
+        reply = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=START_WAIT)
+        assert blockquotes(reply)
+        log = await stopped(process)
+    assert process.returncode == 0, log[-2000:]
+    assert not api.pending_updates()
+
+
+# ---------------------------------------------------------------------------- mid-run
+
+
+async def test_outage_mid_run_is_one_line_each_way_and_loses_no_update(
+    api: FakeBotAPI, settings: Settings
+) -> None:
+    async with bot_process(api) as process:
+        await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=START_WAIT)
+        first = await ask(api, GERMAN_QUESTION)
+        assert blockquotes(first)
+        await api.go_offline()
+        users = [5001, 5002, 5003]
+        for user in users:  # asked while the bot cannot reach the server
+            api.send_text(ENGLISH_QUESTION, user_id=user, language_code="en")
+        await asyncio.sleep(3.0)
+        await api.go_online()
+        answers = await asyncio.gather(
+            *(api.next_message(chat_id=user, timeout=WAIT + 30) for user in users)
+        )
+        assert all(blockquotes(answer) for answer in answers)
+        log = await stopped(process)
+    assert process.returncode == 0, log[-2000:]
+    assert all(len(replies(api, user)) == 1 for user in users)
+    assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
+    down = [line for line in log.splitlines() if "Bot API trouble" in line]
+    up = [line for line in log.splitlines() if "Bot API answers again" in line]
+    assert len(down) == 1 and "polling for updates again" in down[0], log[-3000:]
+    assert len(up) == 1, log[-3000:]
+
+
+async def test_5xx_and_dropped_connections_on_replies_are_retried(
+    api: FakeBotAPI, settings: Settings, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with polling_bot(bot_settings(settings, api), services):
+        api.fail_next(times=2, status=502, methods=["sendMessage"])
+        api.reset_connections(times=1, methods=["sendMessage"])
+        api.fail_next(times=1, status=503, methods=["answerCallbackQuery"])
+        reply = await ask(api, GERMAN_QUESTION)
+        assert blockquotes(reply)
+        api.press_button(reply, reply["reply_markup"]["inline_keyboard"][1][0]["callback_data"])
+        await api.wait_for(lambda: api.callback_answers, timeout=WAIT)
+        await quiet(api, DEFAULT_USER_ID, 0.5)
+    assert replies(api, DEFAULT_USER_ID) == [reply["text"]]
+    assert api.callback_answers[-1]["text"] == text("feedback_thanks", "de")
+    lines = trouble(caplog.records)  # two incidents (reply, then button): two lines each
+    assert len(lines) == 4 and "Bad Gateway" in lines[0] and "Service Unavailable" in lines[2]
+    assert lines[1].startswith("Bot API answers again") and lines[3].startswith("Bot API answers")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_slow_server_still_answers_everyone(
+    api: FakeBotAPI, settings: Settings, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with polling_bot(bot_settings(settings, api), services):
+        api.delay(1.0)  # every request, getUpdates too
+        users = [6001, 6002, 6003, 6004]
+        for user in users:
+            api.send_text(GERMAN_QUESTION, user_id=user)
+        answers = await asyncio.gather(
+            *(api.next_message(chat_id=user, timeout=WAIT) for user in users)
+        )
+        api.delay(0)
+    assert all(blockquotes(answer) for answer in answers)
+    assert not trouble(caplog.records)
+
+
+async def test_reply_slower_than_the_read_timeout_is_not_sent_twice(
+    api: FakeBotAPI, settings: Settings, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server has the reply but answers after PTB's 5 s read timeout: sending it again
+    would show it twice, so the bot logs one line and lets it arrive."""
+    caplog.set_level(logging.WARNING)
+    async with polling_bot(bot_settings(settings, api), services):
+        api.delay(6.0, methods=["sendMessage"])
+        reply = await ask(api, GERMAN_QUESTION)
+        api.delay(0)
+        assert blockquotes(reply)
+        await quiet(api, DEFAULT_USER_ID, 2.0)
+    assert len(api.calls_to("sendMessage")) == 1 and len(replies(api, DEFAULT_USER_ID)) == 1
+    [line] = trouble(caplog.records)
+    assert "ReadTimeout" in line and "not sent again" in line
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_flood_limits_are_kept_instead_of_hitting_429s(
+    api: FakeBotAPI, settings: Settings, services: Services
+) -> None:
+    """One user asking five questions at once and 40 users at the same moment: every
+    question is answered, no 429 is returned, and one chat never gets two messages in a
+    second (Telegram's limits: 30 a second per bot, one a second per chat)."""
+    api.flood_control(per_chat_per_second=1, global_per_second=30)
+    async with polling_bot(bot_settings(settings, api), services):
+        for question in [GERMAN_QUESTION, ENGLISH_QUESTION] * 2 + ["Wie hoch ist der Eiffelturm?"]:
+            api.send_text(question)
+        crowd = [7000 + n for n in range(40)]
+        for user in crowd:
+            api.send_text(GERMAN_QUESTION, user_id=user)
+        await api.wait_for(
+            lambda: (
+                len(replies(api, DEFAULT_USER_ID)) == 5
+                and all(replies(api, user) for user in crowd)
+            ),
+            timeout=WAIT + 15,
+        )
+    assert api.stats["429"] == 0
+    times = sorted(message["sent_at"] for message in api.messages(DEFAULT_USER_ID))
+    assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:], strict=False))
+    assert all(len(replies(api, user)) == 1 for user in crowd)
+
+
+# ---------------------------------------------------------------------------- stopping
+
+
+async def test_sigterm_finishes_the_reply_in_flight_and_exits_0(
+    api: FakeBotAPI, settings: Settings
+) -> None:
+    async with bot_process(api) as process:
+        await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=START_WAIT)
+        api.delay(3.0, methods=["sendMessage"])
+        api.send_text(GERMAN_QUESTION)
+        await api.wait_for(lambda: api.calls_to("sendMessage"), timeout=WAIT)  # in flight
+        log = await stopped(process)
+    assert process.returncode == 0, log[-2000:]
+    [reply] = api.messages(DEFAULT_USER_ID)
+    assert blockquotes(reply)
+    assert not api.pending_updates()  # confirmed: a restart does not answer it again
+    assert "Traceback" not in log, log[-3000:]
