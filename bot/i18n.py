@@ -197,6 +197,36 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "die Datei hat {size} Bytes, erlaubt sind höchstens {limit}",
         "en": "the file is {size} bytes; the limit is {limit} bytes",
     },
+    # Why an upload is refused, one text per DocumentError reason (see bot/documents.py).
+    "upload_binary": {
+        "de": "„{name}“ ist eine Binärdatei, kein Text",
+        "en": "“{name}” is a binary file, not text",
+    },
+    "upload_not_utf8": {
+        "de": "„{name}“ ist kein UTF-8-Text (Byte {byte})",
+        "en": "“{name}” is not UTF-8 text (byte {byte})",
+    },
+    "upload_no_text": {
+        "de": "„{name}“ enthält keinen Text",
+        "en": "“{name}” contains no text",
+    },
+    "upload_control_characters": {
+        "de": "„{name}“ sieht binär aus (voller Steuerzeichen)",
+        "en": "“{name}” looks binary: it is full of control characters",
+    },
+    "upload_unsafe_name": {
+        "de": "„{name}“ ist kein sicherer Dateiname: bitte nur Buchstaben, Ziffern, „.“, „-“ "
+        "und „_“",
+        "en": "“{name}” is not a safe file name: use letters, digits, '.', '-' and '_' only",
+    },
+    "upload_suffix": {
+        "de": "„{name}“ endet auf „{suffix}“; erlaubt sind {accepted}",
+        "en": "“{name}” has the suffix “{suffix}”; accepted: {accepted}",
+    },
+    "upload_not_a_document": {
+        "de": "das ist keine Datei",
+        "en": "that is not a file",
+    },
     "admin_rolled_back": {"de": "Zurückgesetzt. Jetzt in Betrieb: Version {version}, Hash {digest}", "en": "Rolled back. Now serving version {version}, hash {digest}"},
     "admin_rollback_failed": {"de": "Zurücksetzen nicht möglich: {reason}", "en": "Cannot roll back: {reason}"},
     "admin_feedback_title": {"de": "Die letzten 👎-Bewertungen:", "en": "The latest 👎 votes:"},
