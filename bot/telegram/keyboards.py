@@ -1,9 +1,11 @@
 """Inline keyboards under answers, and the callback data their buttons carry.
 
-Callback data is limited to 64 bytes, so a button carries only a kind, the index version it
-was made for and a short key; the answer itself waits in a small in-memory LRU. A button
-whose version is not the serving one, or whose key has been evicted or was issued before a
-restart, is stale: the bot then asks the user to ask again instead of quoting the wrong text.
+Callback data is limited to 64 bytes, so a button carries only a kind, a tag of the index it
+was made for (its model and documents, so a reindex that changes nothing keeps it) and a
+short key; the answer itself waits in a small in-memory LRU. A button whose tag is not the
+serving one, or whose key has been evicted or was issued before a restart, is stale: the bot
+then asks the user to ask again instead of quoting the wrong text. So is any data this bot
+did not make.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ MAX_CALLBACK_BYTES = 64
 
 @dataclass(frozen=True, slots=True)
 class ButtonData:
-    """What a button says: its kind, the index version it belongs to and a key or argument."""
+    """What a button says: its kind, the tag of the index it belongs to, a key or argument."""
 
     kind: str
     version: str
@@ -53,9 +55,9 @@ def decode(data: str | None) -> ButtonData | None:
     return ButtonData(*parts)
 
 
-def version_tag(version_id: str) -> str:
-    """A short, stable tag of an index version id (8 hex digits)."""
-    return hashlib.blake2s(version_id.encode(), digest_size=4).hexdigest()
+def version_tag(content: str) -> str:
+    """A short, stable tag of what an index holds (8 hex digits)."""
+    return hashlib.blake2s(content.encode(), digest_size=4).hexdigest()
 
 
 class AnswerCache:
