@@ -24,12 +24,13 @@ import random
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fakebotapi import FakeBotAPI
 from pydantic import SecretStr
@@ -40,7 +41,10 @@ from bot.documents import ensure_documents_dir
 from bot.i18n import text
 from bot.settings import Settings
 from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.handlers import RUNTIME
+from bot.telegram.limits import Outbox
 
+T = TypeVar("T")
 TOKEN = "123456789:AAF-load_test_token_for_the_fake_0123"
 BOT = "quote_bot"
 ADMIN = 4242
@@ -215,33 +219,70 @@ def _buttons(message: dict[str, Any]) -> dict[str, str]:
 # ---------------------------------------------------------------------------- one run
 
 
+class ServerThread:
+    """The fake Bot API and the simulated users on an event loop of their own, in a thread:
+    like a remote server, they then take no turns on the bot's event loop."""
+
+    def __enter__(self) -> ServerThread:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="fake-bot-api")
+        self.thread.start()
+        self.api = FakeBotAPI(token=TOKEN, bot_username=BOT)
+        self.api.flood_control(per_chat_per_second=1, global_per_second=30)
+        self.wait(self.api.start())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.wait(self.api.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+    def wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the server's loop and wait for it here (blocking)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    async def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the server's loop and await it from another loop."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
+
+
 async def run(
     settings: Settings, services: Services, actions: list[Action], *, reindex: bool
 ) -> None:
     """Start server and bot, let the users loose, wait until everything is answered, report."""
     counter = ErrorCounter()
     logging.getLogger().addHandler(counter)
-    tally = Tally()
-    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as api:
-        api.flood_control(per_chat_per_second=1, global_per_second=30)
+    with ServerThread() as server:
+        api = server.api
         config = settings.model_copy(update={"telegram_api_url": f"http://{api.host}:{api.port}"})
         app = build_application(config, services=services)
         await start_polling(app)
-        by_user: defaultdict[int, list[Action]] = defaultdict(list)
-        for action in actions:
-            by_user[action.user].append(action)
-        start = time.monotonic()
-        sessions = [user_session(api, mine, start, tally) for mine in by_user.values()]
-        if reindex:
-            spread = max(a.at for a in actions)
-            sessions.append(admin_reindex(api, start + spread / 2))
-        await asyncio.gather(*sessions)
-        injected = time.monotonic() - start
-        await settle(api, tally, reindex=reindex)
-        finished = time.monotonic() - start
+        outbox = app.bot_data[RUNTIME].outbox
+        tally, injected, finished = await server.call(users(api, actions, reindex=reindex))
         await stop(app)
-        report(api, tally, counter, injected=injected, finished=finished, reindex=reindex)
+        report(api, tally, counter, outbox, injected=injected, finished=finished, reindex=reindex)
     logging.getLogger().removeHandler(counter)
+
+
+async def users(
+    api: FakeBotAPI, actions: list[Action], *, reindex: bool
+) -> tuple[Tally, float, float]:
+    """All users' sessions (and the admin's /reindex), then the wait for the last answers;
+    returns what they did and the seconds until the last injection and until all was done."""
+    tally = Tally()
+    by_user: defaultdict[int, list[Action]] = defaultdict(list)
+    for action in actions:
+        by_user[action.user].append(action)
+    start = time.monotonic()
+    sessions = [user_session(api, mine, start, tally) for mine in by_user.values()]
+    if reindex:
+        spread = max(a.at for a in actions)
+        sessions.append(admin_reindex(api, start + spread / 2))
+    await asyncio.gather(*sessions)
+    injected = time.monotonic() - start
+    await settle(api, tally, reindex=reindex)
+    return tally, injected, time.monotonic() - start
 
 
 async def start_polling(app: Application) -> None:
@@ -308,6 +349,7 @@ def report(
     api: FakeBotAPI,
     tally: Tally,
     counter: ErrorCounter,
+    outbox: Outbox,
     *,
     injected: float,
     finished: float,
@@ -365,9 +407,10 @@ def report(
         f"inline queries      {len(tally.inline)} sent, {len(inline_latency)} answered; "
         f"{percentiles(inline_latency)}",
         f"429s returned       {api.stats['429']} (per chat {api.stats['429 chat']}, "
-        f"global {api.stats['429 global']}); waited out {waited_out(api, counter)}",
+        f"global {api.stats['429 global']}); waited out {waited_out(api, counter, outbox)}",
         f"requests            {api.stats['requests']} ({api.stats['4xx']} 4xx, "
-        f"{api.stats['5xx']} 5xx)",
+        f"{api.stats['5xx']} 5xx); the bot retried {outbox.stats['retried']}, "
+        f"gave up on {outbox.stats['given up']}",
         f"peak RSS            {peak:.0f} MB",
     ]
     if reindex:
@@ -380,10 +423,9 @@ def report(
     print("\n".join(lines), flush=True)
 
 
-def waited_out(api: FakeBotAPI, counter: ErrorCounter) -> int:
+def waited_out(api: FakeBotAPI, counter: ErrorCounter, outbox: Outbox) -> int:
     """429s after which the request went through: all but those given up on."""
-    given_up = counter.counts[("ERROR", "telegram.ext.AIORateLimiter")]
-    given_up += counter.counts[("WARNING", "bot.telegram.limits")]
+    given_up = counter.counts[("ERROR", "telegram.ext.AIORateLimiter")] + outbox.stats["given up"]
     return api.stats["429"] - given_up
 
 
