@@ -253,3 +253,34 @@ async def test_sigterm_finishes_the_reply_in_flight_and_exits_0(
     assert blockquotes(reply)
     assert not api.pending_updates()  # confirmed: a restart does not answer it again
     assert "Traceback" not in log, log[-3000:]
+
+
+# ---------------------------------------------------------------------------- poison updates
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(TimeoutError, RuntimeError, TypeError),
+    reason="PTB logs an update it cannot parse as CRITICAL and fetches it again and again: "
+    "every later update waits behind it, and stopping fails on it too. A poll from a Bot API "
+    "server older than 9.6 (a self-hosted one) is such an update for PTB 22.8.",
+)
+async def test_an_update_the_library_cannot_parse_does_not_stop_the_bot(
+    api: FakeBotAPI, settings: Settings, services: Services
+) -> None:
+    options = [{"text": "A", "voter_count": 0}, {"text": "B", "voter_count": 0}]  # no ids
+    poll = {
+        "id": "1",
+        "question": "Wer?",
+        "options": options,
+        "total_voter_count": 0,
+        "is_closed": False,
+        "is_anonymous": True,
+        "type": "regular",
+        "allows_multiple_answers": False,
+    }
+    async with polling_bot(bot_settings(settings, api), services):
+        api.send_message_update({"poll": poll}, user_id=5555)
+        api.send_text(GERMAN_QUESTION)
+        reply = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=5.0)
+        assert blockquotes(reply)
