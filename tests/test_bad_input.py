@@ -41,6 +41,7 @@ from bot.app import Services
 from bot.i18n import text
 from bot.settings import Settings
 from bot.telegram.keyboards import CONTEXT, MORE, VOTE, decode
+from bot.telegram.limits import clean_question
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
@@ -490,3 +491,23 @@ async def test_upload_refusals_speak_the_admins_language(
     key, values = reason
     expected = text("admin_upload_refused", "de", reason=text(key, "de", name=name, **values))
     assert reply["text"] == expected
+
+
+# ---------------------------------------------------------------------------- cleaning
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("  Wer\n\tbesuchte  Pjöngjang? ", "Wer besuchte Pjöngjang?"),
+        ("W\u200be\u200cr\u200d\u2060\ufeff?", "Wer?"),
+        ("\u202eWer?\u202c \u200fمن؟\u200e", "Wer? من؟"),
+        ("Wer\x00\x07\x1b[31m?\x7f", "Wer[31m?"),
+        (unicodedata.normalize("NFD", "Pjöngjang, Süd"), "Pjöngjang, Süd"),
+        ("Ẃ̷̛e̸r̴", "Ẃer"),
+        ("👩‍👩‍👧 🇩🇪", "👩👩👧 🇩🇪"),
+        ("", ""),
+    ],
+)
+def test_clean_question(raw: str, clean: str) -> None:
+    assert clean_question(raw) == clean
