@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -106,20 +106,13 @@ async def reply(
         quoted = ReplyParameters(message.message_id, allow_sending_without_reply=True)
         options.setdefault("reply_parameters", quoted)
     request = partial(context.bot.send_message, message.chat_id, body, **options)
-    await in_background(
-        update, context, _send(runtime(context).outbox, message.chat_id, request, sent)
-    )
 
+    async def deliver() -> None:
+        await runtime(context).outbox.send(message.chat_id, request)
+        if sent is not None:
+            sent()
 
-async def _send(
-    outbox: Outbox,
-    chat_id: int,
-    request: Callable[[], Awaitable[object]],
-    sent: Callable[[], object] | None,
-) -> None:
-    await outbox.send(chat_id, request)
-    if sent is not None:
-        sent()
+    await in_background(update, context, deliver())
 
 
 async def in_background(
@@ -350,20 +343,16 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     backoff; that is logged once per outage, not with a traceback per retry.
     """
     rt: Runtime | None = context.bot_data.get(RUNTIME)
-    if update is None and rt is not None and _polling_trouble(context.error):
-        rt.outbox.connection.failed(context.error, "polling for updates again with backoff")
+    error = context.error
+    network = isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+    if update is None and rt is not None and (network or isinstance(error, Conflict)):
+        rt.outbox.connection.failed(error, "polling for updates again with backoff")
         return
     update_id = update.update_id if isinstance(update, Update) else None
     logger.error("update %s failed", update_id, exc_info=context.error)
     if not isinstance(update, Update) or rt is None:
         return
     await _apologize(update, context, rt)
-
-
-def _polling_trouble(error: Exception | None) -> bool:
-    """True for errors PTB's polling loop retries by itself: network, 5xx, Conflict."""
-    network = isinstance(error, NetworkError) and not isinstance(error, BadRequest)
-    return network or isinstance(error, Conflict)
 
 
 async def _apologize(update: Update, context: ContextTypes.DEFAULT_TYPE, rt: Runtime) -> None:
