@@ -143,9 +143,10 @@ class Connection:
 
 def describe(error: BaseException) -> str:
     """One line on a Telegram or network error, with the underlying cause."""
-    cause = error.__cause__
-    detail = f" ({type(cause).__name__})" if isinstance(cause, httpx.HTTPError) else ""
-    return f"{type(error).__name__}: {error}{detail}"
+    line, cause = f"{type(error).__name__}: {error}", error.__cause__
+    if isinstance(cause, httpx.HTTPError) and type(cause).__name__ not in line:
+        line += f" ({type(cause).__name__})"  # e.g. which timeout: connect, read or pool
+    return line
 
 
 class Slots:
