@@ -125,10 +125,21 @@ def value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def settled(root: str, updates: float) -> dict:
-    """/metrics once `updates` updates are handled (counting ends just after the answer)."""
+async def settled(root: str, updates: float, answers: float = 0) -> dict:
+    """/metrics once `updates` updates are handled and `answers` answers went out.
+
+    A handler returns while its reply still waits its turn in the flood limits, so an
+    update counts as handled before its answer is counted: wait for both.
+    """
+
+    def done(samples: dict) -> bool:
+        return (
+            value(samples, "quote_bot_updates_total") >= updates
+            and value(samples, "quote_bot_answer_seconds_count") >= answers
+        )
+
     async with asyncio.timeout(WAIT):
-        while value(samples := await scrape(root), "quote_bot_updates_total") < updates:
+        while not done(samples := await scrape(root)):
             await asyncio.sleep(0.05)
     return samples
 
@@ -209,7 +220,11 @@ async def test_metrics_count_questions_by_outcome_with_latency(
         english = await ask_via_webhook(api, ENGLISH_QUESTION, user_id=1002, language_code="en")
         assert blockquotes(answered) and blockquotes(english)
         assert abstained["text"].startswith(text("abstain", "de"))
-        after = await settled(root, value(before, "quote_bot_updates_total") + 3)
+        after = await settled(
+            root,
+            value(before, "quote_bot_updates_total") + 3,
+            value(before, "quote_bot_answer_seconds_count") + 3,
+        )
 
     def grew(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -276,7 +291,11 @@ async def test_log_has_one_line_per_question_and_no_secrets(
             assert await api.post_update_to_webhook() == 200
             await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT)
             await ask_via_webhook(api, OFF_TOPIC)
-            await settled(root, value(before, "quote_bot_updates_total") + 2)
+            await settled(
+                root,
+                value(before, "quote_bot_updates_total") + 2,
+                value(before, "quote_bot_answer_seconds_count") + 2,
+            )
     finally:
         logs.handlers[:], level = saved
         logs.setLevel(level)
@@ -338,7 +357,7 @@ async def test_python_m_bot_run_webhook_serves_health_metrics_and_stops_cleanly(
         assert await api.post_update_to_webhook(secret_token=None) == 403
         assert await api.post_update_to_webhook() == 200
         assert blockquotes(await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT))
-        metrics = await settled(root, 1)
+        metrics = await settled(root, 1, answers=1)
         assert value(metrics, "quote_bot_questions_total", language="de", outcome="answered") == 1
         assert value(metrics, "quote_bot_answer_seconds_count") == 1
 
@@ -371,7 +390,7 @@ async def test_python_m_bot_run_polling_serves_metrics_on_metrics_port(
     try:
         await api.wait_for(lambda: api.calls_to("getUpdates") or process.returncode, timeout=90)
         assert blockquotes(await ask(api, GERMAN_QUESTION))
-        metrics = await settled(f"http://127.0.0.1:{port}", 1)
+        metrics = await settled(f"http://127.0.0.1:{port}", 1, answers=1)
         assert value(metrics, "quote_bot_questions_total", language="de", outcome="answered") == 1
         assert value(metrics, "quote_bot_index_sentences") == 11
     finally:
