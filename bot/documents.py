@@ -44,18 +44,26 @@ def parse_document(name: str, data: bytes, *, max_bytes: int | None = None) -> D
     """
     doc_id = document_id(name)
     if max_bytes is not None and len(data) > max_bytes:
-        raise DocumentError(f"{name} is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
+        raise DocumentError(
+            f"{name} is {len(data):,} bytes; the limit is {max_bytes:,} bytes",
+            "too_large", size=len(data), limit=max_bytes,
+        )  # fmt: skip
     if b"\x00" in data:
-        raise DocumentError(f"{name} is a binary file, not text")
+        raise DocumentError(f"{name} is a binary file, not text", "binary", name=name)
     try:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DocumentError(f"{name} is not UTF-8 text (byte {exc.start})") from exc
+        raise DocumentError(
+            f"{name} is not UTF-8 text (byte {exc.start})", "not_utf8", name=name, byte=exc.start
+        ) from exc
     text = normalize_text(_markdown_to_text(raw) if name.lower().endswith(".md") else raw)
     if len(text) < 2 or not any(ch.isalpha() for ch in text):
-        raise DocumentError(f"{name} contains no text")
+        raise DocumentError(f"{name} contains no text", "no_text", name=name)
     if _control_ratio(text) > 0.01:
-        raise DocumentError(f"{name} looks binary: it is full of control characters")
+        raise DocumentError(
+            f"{name} looks binary: it is full of control characters",
+            "control_characters", name=name,
+        )  # fmt: skip
     return Document(
         doc_id=doc_id,
         title=_title_from(name, raw),
@@ -74,11 +82,16 @@ def document_id(name: str) -> str:
     """
     if not _SAFE_NAME.match(name) or ".." in name:
         raise DocumentError(
-            f"{name!r} is not a safe file name: use letters, digits, '.', '-' and '_' only"
-        )
+            f"{name!r} is not a safe file name: use letters, digits, '.', '-' and '_' only",
+            "unsafe_name", name=name,
+        )  # fmt: skip
     suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
-        raise DocumentError(f"{name!r} has suffix {suffix!r}; accepted: {', '.join(SUFFIXES)}")
+        accepted = ", ".join(SUFFIXES)
+        raise DocumentError(
+            f"{name!r} has suffix {suffix!r}; accepted: {accepted}",
+            "suffix", name=name, suffix=suffix, accepted=accepted,
+        )  # fmt: skip
     return Path(name).stem
 
 

@@ -2,7 +2,16 @@
 
 
 class DocumentError(ValueError):
-    """A document cannot be used: empty, binary, not UTF-8, too large, or a bad name."""
+    """A document cannot be used: empty, binary, not UTF-8, too large, or a bad name.
+
+    `reason` names the refusal (the bot words it as the i18n text `upload_<reason>` in the
+    admin's language) and `values` fill that text in; str() is the English sentence.
+    """
+
+    def __init__(self, message: str, reason: str = "", **values: object) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.values = values
 
 
 class IndexCorrupt(RuntimeError):

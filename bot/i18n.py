@@ -39,7 +39,10 @@ _TEXTS: dict[str, dict[str, str]] = {
             "If the document does not answer it, I say so."
         ),
     },
-    "place": {"de": "Absatz {paragraph}, Satz {sentence}", "en": "paragraph {paragraph}, sentence {sentence}"},
+    "place": {
+        "de": "Absatz {paragraph}, Satz {sentence}",
+        "en": "paragraph {paragraph}, sentence {sentence}",
+    },
     "place_range": {
         "de": "Absatz {paragraph}, Sätze {sentence}–{last}",
         "en": "paragraph {paragraph}, sentences {sentence}–{last}",
@@ -56,7 +59,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Das Dokument behandelt zum Beispiel:",
         "en": "The document covers, for example:",
     },
-    "context_title": {"de": "Kontext – {title}, Absatz {paragraph}", "en": "Context – {title}, paragraph {paragraph}"},
+    "context_title": {
+        "de": "Kontext – {title}, Absatz {paragraph}",
+        "en": "Context – {title}, paragraph {paragraph}",
+    },
     "no_more": {"de": "Keine weiteren passenden Stellen.", "en": "No further matching passages."},
     "more_title": {"de": "Weitere Stellen:", "en": "More passages:"},
     "button_context": {"de": "📄 Kontext", "en": "📄 Context"},
@@ -86,7 +92,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Diesen Befehl kenne ich nicht. /help zeigt, was ich kann.",
         "en": "I don't know that command. /help shows what I can do.",
     },
-    "ask_usage": {"de": "So fragst du: /ask Wer besuchte Pjöngjang?", "en": "Usage: /ask Who visited Pyongyang?"},
+    "ask_usage": {
+        "de": "So fragst du: /ask Wer besuchte Pjöngjang?",
+        "en": "Usage: /ask Who visited Pyongyang?",
+    },
     "error": {
         "de": "Da ist leider etwas schiefgegangen. Bitte versuch es gleich noch einmal.",
         "en": "Sorry, something went wrong. Please try again in a moment.",
@@ -113,8 +122,14 @@ _TEXTS: dict[str, dict[str, str]] = {
     "cmd_status": {"de": "Index, Zähler und Laufzeit", "en": "Index, counters and uptime"},
     "cmd_reindex": {"de": "Den Index neu aufbauen", "en": "Rebuild the index"},
     "cmd_docs": {"de": "Die indexierten Dokumente", "en": "The indexed documents"},
-    "cmd_remove": {"de": "Ein Dokument entfernen: /remove <id>", "en": "Remove a document: /remove <id>"},
-    "cmd_rollback": {"de": "Zur vorigen Indexversion zurück", "en": "Serve the previous index version"},
+    "cmd_remove": {
+        "de": "Ein Dokument entfernen: /remove <id>",
+        "en": "Remove a document: /remove <id>",
+    },
+    "cmd_rollback": {
+        "de": "Zur vorigen Indexversion zurück",
+        "en": "Serve the previous index version",
+    },
     "cmd_feedback": {"de": "Die letzten 👎-Bewertungen", "en": "The latest 👎 votes"},
     "cmd_unanswered": {"de": "Fragen ohne Antwort", "en": "Questions without an answer"},
     "admin_refused": {
@@ -179,25 +194,55 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "• {title} – {sentences} sentences, checksum {checksum}",
     },
     "admin_last_none": {"de": "noch keiner", "en": "none yet"},
-    "admin_last_ok": {"de": "erfolgreich ({when}), Hash {digest}", "en": "succeeded ({when}), hash {digest}"},
-    "admin_last_failed": {"de": "fehlgeschlagen ({when}): {reason}", "en": "failed ({when}): {reason}"},
+    "admin_last_ok": {
+        "de": "erfolgreich ({when}), Hash {digest}",
+        "en": "succeeded ({when}), hash {digest}",
+    },
+    "admin_last_failed": {
+        "de": "fehlgeschlagen ({when}): {reason}",
+        "en": "failed ({when}): {reason}",
+    },
     "admin_docs": {"de": "Dokumente (id – Titel):", "en": "Documents (id – title):"},
-    "admin_docs_empty": {"de": "Es sind keine Dokumente indexiert.", "en": "No documents are indexed."},
-    "admin_remove_usage": {"de": "So entfernst du ein Dokument: /remove <id> (siehe /docs)", "en": "Usage: /remove <id> (see /docs)"},
-    "admin_no_such_document": {"de": "Ein Dokument „{doc_id}“ gibt es nicht. /docs zeigt alle.", "en": "There is no document “{doc_id}”. /docs lists them."},
-    "admin_confirm_remove": {"de": "Dokument „{doc_id}“ wirklich entfernen und den Index neu aufbauen?", "en": "Really remove the document “{doc_id}” and rebuild the index?"},
-    "admin_confirm_replace": {"de": "„{name}“ gibt es schon. Ersetzen und den Index neu aufbauen?", "en": "“{name}” exists already. Replace it and rebuild the index?"},
+    "admin_docs_empty": {
+        "de": "Es sind keine Dokumente indexiert.",
+        "en": "No documents are indexed.",
+    },
+    "admin_remove_usage": {
+        "de": "So entfernst du ein Dokument: /remove <id> (siehe /docs)",
+        "en": "Usage: /remove <id> (see /docs)",
+    },
+    "admin_no_such_document": {
+        "de": "Ein Dokument „{doc_id}“ gibt es nicht. /docs zeigt alle.",
+        "en": "There is no document “{doc_id}”. /docs lists them.",
+    },
+    "admin_confirm_remove": {
+        "de": "Dokument „{doc_id}“ wirklich entfernen und den Index neu aufbauen?",
+        "en": "Really remove the document “{doc_id}” and rebuild the index?",
+    },
+    "admin_confirm_replace": {
+        "de": "„{name}“ gibt es schon. Ersetzen und den Index neu aufbauen?",
+        "en": "“{name}” exists already. Replace it and rebuild the index?",
+    },
     "admin_yes": {"de": "Ja", "en": "Yes"},
     "admin_no": {"de": "Nein", "en": "No"},
-    "admin_cancelled": {"de": "Abgebrochen – nichts wurde geändert.", "en": "Cancelled – nothing was changed."},
-    "admin_removed": {"de": "Dokument „{doc_id}“ entfernt.", "en": "Removed the document “{doc_id}”."},
+    "admin_cancelled": {
+        "de": "Abgebrochen – nichts wurde geändert.",
+        "en": "Cancelled – nothing was changed.",
+    },
+    "admin_removed": {
+        "de": "Dokument „{doc_id}“ entfernt.",
+        "en": "Removed the document “{doc_id}”.",
+    },
     "admin_saved": {"de": "„{name}“ gespeichert.", "en": "Saved “{name}”."},
-    "admin_upload_refused": {"de": "Diese Datei nehme ich nicht an: {reason}", "en": "I can't accept this file: {reason}"},
-    "admin_upload_too_large": {
+    "admin_upload_refused": {
+        "de": "Diese Datei nehme ich nicht an: {reason}",
+        "en": "I can't accept this file: {reason}",
+    },
+    # Why an upload is refused, one text per DocumentError reason (see bot/documents.py).
+    "upload_too_large": {
         "de": "die Datei hat {size} Bytes, erlaubt sind höchstens {limit}",
         "en": "the file is {size} bytes; the limit is {limit} bytes",
     },
-    # Why an upload is refused, one text per DocumentError reason (see bot/documents.py).
     "upload_binary": {
         "de": "„{name}“ ist eine Binärdatei, kein Text",
         "en": "“{name}” is a binary file, not text",
@@ -227,12 +272,24 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "das ist keine Datei",
         "en": "that is not a file",
     },
-    "admin_rolled_back": {"de": "Zurückgesetzt. Jetzt in Betrieb: Version {version}, Hash {digest}", "en": "Rolled back. Now serving version {version}, hash {digest}"},
-    "admin_rollback_failed": {"de": "Zurücksetzen nicht möglich: {reason}", "en": "Cannot roll back: {reason}"},
+    "admin_rolled_back": {
+        "de": "Zurückgesetzt. Jetzt in Betrieb: Version {version}, Hash {digest}",
+        "en": "Rolled back. Now serving version {version}, hash {digest}",
+    },
+    "admin_rollback_failed": {
+        "de": "Zurücksetzen nicht möglich: {reason}",
+        "en": "Cannot roll back: {reason}",
+    },
     "admin_feedback_title": {"de": "Die letzten 👎-Bewertungen:", "en": "The latest 👎 votes:"},
     "admin_feedback_empty": {"de": "Noch keine 👎-Bewertungen.", "en": "No 👎 votes yet."},
-    "admin_unanswered_title": {"de": "Zuletzt unbeantwortete Fragen:", "en": "Recent questions without an answer:"},
-    "admin_unanswered_empty": {"de": "Bisher blieb keine Frage unbeantwortet.", "en": "No question has gone unanswered so far."},
+    "admin_unanswered_title": {
+        "de": "Zuletzt unbeantwortete Fragen:",
+        "en": "Recent questions without an answer:",
+    },
+    "admin_unanswered_empty": {
+        "de": "Bisher blieb keine Frage unbeantwortet.",
+        "en": "No question has gone unanswered so far.",
+    },
     "language_de": {"de": "Deutsch", "en": "German"},
     "language_en": {"de": "Englisch", "en": "English"},
 }

@@ -143,7 +143,7 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         name, data = await checked_upload(context, message)
     except DocumentError as exc:
-        await message.reply_text(escape(text("admin_upload_refused", lang, reason=str(exc))))
+        await message.reply_text(escape(refusal(exc, lang)))
         return
     await store_upload(context, message, name, data, lang)
 
@@ -151,10 +151,13 @@ async def upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def confirm_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Carry out (Yes) or drop (No) a removal or replacement an admin was asked about."""
     query = update.callback_query
+    lang = user_language(query.from_user)
+    if not query.data:  # PTB routes a button without data to the first button handler: here
+        await query.answer(text("expired", lang))
+        return
     if await refused(update, context, "button"):
         return
-    lang = user_language(query.from_user)
-    _, _, rest = (query.data or "").partition(CALLBACK_PREFIX)
+    _, _, rest = query.data.partition(CALLBACK_PREFIX)
     token, _, answer = rest.partition("|")
     action = admin_state(context).pending.pop(token, None)
     await query.answer(None if action else text("expired", lang))
@@ -271,21 +274,23 @@ async def checked_upload(context: ContextTypes.DEFAULT_TYPE, message: Message) -
     document = message.document
     limit = runtime(context).settings.max_upload_bytes
     if document is None:
-        raise DocumentError("not a document")
+        raise DocumentError("not a document", "not_a_document")
     if document.file_size and document.file_size > limit:
         raise DocumentError(
-            text(
-                "admin_upload_too_large",
-                user_language(message.from_user),
-                size=document.file_size,
-                limit=limit,
-            )
-        )
+            f"the file is {document.file_size} bytes; the limit is {limit} bytes",
+            "too_large", size=document.file_size, limit=limit,
+        )  # fmt: skip
     name = document.file_name or ""
     file = await context.bot.get_file(document.file_id)
     data = bytes(await file.download_as_bytearray())
     await asyncio.to_thread(admin_state(context).admin.check_upload, name, data)
     return name, data
+
+
+def refusal(error: DocumentError, lang: str) -> str:
+    """Why an upload is refused, in the admin's language when the error names its reason."""
+    reason = text(f"upload_{error.reason}", lang, **error.values) if error.reason else str(error)
+    return text("admin_upload_refused", lang, reason=reason)
 
 
 async def store_upload(
@@ -324,7 +329,10 @@ async def carry_out(
     else:
         try:
             await asyncio.to_thread(admin.save_document, name, data)
-        except (DocumentError, OSError) as exc:
+        except DocumentError as exc:
+            await message.reply_text(escape(refusal(exc, lang)))
+            return
+        except OSError as exc:
             await message.reply_text(escape(text("admin_upload_refused", lang, reason=str(exc))))
             return
         done = text("admin_saved", lang, name=name)
@@ -341,5 +349,3 @@ def rollback_text(rt: Runtime, state: AdminState, lang: str) -> str:
         return escape(text("admin_rollback_failed", lang, reason=str(exc)))
     digest = rt.services.searcher.version.manifest.index_sha256[:12]
     return escape(text("admin_rolled_back", lang, version=version_id, digest=digest))
-
-
