@@ -54,7 +54,15 @@ SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 PRIVATE_COMMANDS = ("start", "help")
 GROUP_COMMANDS = ("ask", "help")
 ADMIN_COMMANDS = (
-    "start", "help", "status", "reindex", "docs", "remove", "rollback", "feedback", "unanswered"
+    "start",
+    "help",
+    "status",
+    "reindex",
+    "docs",
+    "remove",
+    "rollback",
+    "feedback",
+    "unanswered",
 )
 CONCURRENT_UPDATES = 32
 # The update types the handlers use; Telegram does not send the others at all.
@@ -104,7 +112,11 @@ def build_application(settings: Settings, *, services: Services | None = None) -
             )
         )
         .concurrent_updates(CONCURRENT_UPDATES)
-        .rate_limiter(AIORateLimiter(max_retries=RETRIES_AFTER_429))
+        # The Outbox paces answers to Telegram's flood limits; PTB's limiter only retries
+        # after a 429, or it would count typing actions and button toasts against them too.
+        .rate_limiter(
+            AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=RETRIES_AFTER_429)
+        )
         .post_init(partial(_post_init, settings=settings, services=services, limiter=limiter))
         .post_shutdown(_post_shutdown)
         .build()
@@ -130,7 +142,7 @@ def build_application(settings: Settings, *, services: Services | None = None) -
             CommandHandler("feedback", admin.feedback, filters=new & private),
             CommandHandler("unanswered", admin.unanswered, filters=new & private),
             CallbackQueryHandler(admin.confirm_button, pattern=admin.CALLBACK_PATTERN),
-            MessageHandler(new & private & filters.Document.ALL, admin.upload),
+            MessageHandler(new & private & filters.Document.ALL & ~filters.ANIMATION, admin.upload),
             # Buttons under answers and greetings; anything unknown or stale gets "expired".
             CallbackQueryHandler(handlers.context_button, pattern=kind_is(CONTEXT)),
             CallbackQueryHandler(handlers.more_button, pattern=kind_is(MORE)),
