@@ -12,11 +12,12 @@ install:
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
 
-test:
+test: lint
 	$(BIN)/python -m pytest -q
 
 lint:
 	$(BIN)/ruff check bot tests
+	$(BIN)/ruff format --check bot tests
 
 eval:
 	$(BIN)/python -m bot.eval ../shared/eval/dev_questions.jsonl eval/extra_questions.jsonl

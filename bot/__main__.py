@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"Configuration error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        print(
+            f"Configuration error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}",
+            file=sys.stderr,
+        )
         return 2
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
@@ -38,12 +41,19 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     model = load_model(settings.embedding_model)
-    indexer = Indexer(documents_dir=settings.documents_dir, index_dir=settings.index_dir,
-                      model=model, model_name=settings.embedding_model, index_type=settings.index_type)
+    indexer = Indexer(
+        documents_dir=settings.documents_dir,
+        index_dir=settings.index_dir,
+        model=model,
+        model_name=settings.embedding_model,
+        index_type=settings.index_type,
+    )
     report = indexer.build()
-    print(f"documents: {report.documents}\nsentences: {report.sentences}\nmodel: {report.model}\n"
-          f"embedded: {report.sentences_embedded}\nindex: {report.version}\n"
-          f"seconds: {time.perf_counter() - started:.2f}")
+    print(
+        f"documents: {report.documents}\nsentences: {report.sentences}\nmodel: {report.model}\n"
+        f"embedded: {report.sentences_embedded}\nindex: {report.version}\n"
+        f"seconds: {time.perf_counter() - started:.2f}"
+    )
     return 0
 
 
@@ -55,7 +65,10 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if questions == ["-"]:
         questions = [line.strip() for line in sys.stdin if line.strip()]
     if not questions:
-        print("Nothing to ask: give a question, or - to read one per line from stdin.", file=sys.stderr)
+        print(
+            "Nothing to ask: give a question, or - to read one per line from stdin.",
+            file=sys.stderr,
+        )
         return 2
     services = open_services(settings)
     for question in questions:
@@ -63,8 +76,9 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
-            print(f"? {question}\n{answer_text(answer, answer.language, examples=services.examples(answer.language))}\n",
-                  flush=True)
+            examples = services.examples(answer.language)
+            body = answer_text(answer, answer.language, examples=examples)
+            print(f"? {question}\n{body}\n", flush=True)
     return 0
 
 
@@ -100,12 +114,22 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     return bench_main(args.rest)
 
 
-COMMANDS = {"index": _index, "ask": _ask, "chat": _chat, "run": _run, "eval": _eval, "bench": _bench}
+COMMANDS = {
+    "index": _index,
+    "ask": _ask,
+    "chat": _chat,
+    "run": _run,
+    "eval": _eval,
+    "bench": _bench,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("index", help="build the index from DOCUMENTS_DIR and report")
     ask = sub.add_parser("ask", help="answer questions (arguments, or - for stdin lines)")
@@ -113,7 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="one JSON object per answer")
     sub.add_parser("chat", help="console conversation (no Telegram token needed)")
     sub.add_parser("run", help="run the Telegram bot (polling, or webhook if WEBHOOK_URL is set)")
-    for name, help_text in (("eval", "retrieval quality on a question file"), ("bench", "speed and memory")):
+    for name, help_text in (
+        ("eval", "retrieval quality on a question file"),
+        ("bench", "speed and memory"),
+    ):
         command = sub.add_parser(name, help=help_text, add_help=False)
         command.add_argument("rest", nargs=argparse.REMAINDER)
     return parser

@@ -129,5 +129,3 @@ def context_of(quote: Quote, corpus: Corpus) -> Context:
         paragraph=quote.paragraph,
         sentences=tuple((s.text, s.id in cited) for s in para),
     )
-
-

@@ -51,4 +51,9 @@ def open_services(settings: Settings, *, model: SentenceTransformer | None = Non
     # Load the model weights and the language detector now, not on the first question.
     searcher.answer("warm-up", language=detect_language("warm-up"))
     logger.info("ready in %.2f s", time.perf_counter() - started)
-    return Services(settings, indexer, searcher, Conversation(searcher, followup_seconds=settings.followup_seconds))
+    return Services(
+        settings,
+        indexer,
+        searcher,
+        Conversation(searcher, followup_seconds=settings.followup_seconds),
+    )

@@ -32,8 +32,13 @@ class BridgeConfig:
 class TermBridge:
     """Maps question words to weighted document terms."""
 
-    def __init__(self, words: Sequence[str], terms: Sequence[str], vectors: np.ndarray,
-                 config: BridgeConfig | None = None) -> None:
+    def __init__(
+        self,
+        words: Sequence[str],
+        terms: Sequence[str],
+        vectors: np.ndarray,
+        config: BridgeConfig | None = None,
+    ) -> None:
         self.words = list(words)
         self._spellings = [spelling_key(w) for w in self.words]
         self.terms = list(terms)
@@ -60,8 +65,13 @@ class TermBridge:
                 if sims[i] >= cfg.min_similarity:
                     _keep(weights, self.terms[i], float(sims[i]))
             if len(word) >= cfg.min_spelling_length:
-                for _, score, i in process.extract(spelling_key(word), self._spellings, scorer=fuzz.ratio,
-                                                   score_cutoff=cfg.min_spelling, limit=2):
+                for _, score, i in process.extract(
+                    spelling_key(word),
+                    self._spellings,
+                    scorer=fuzz.ratio,
+                    score_cutoff=cfg.min_spelling,
+                    limit=2,
+                ):
                     _keep(weights, self.terms[i], score / 100)
         return weights
 

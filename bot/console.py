@@ -1,4 +1,4 @@
-"""The console conversation: the same answers and formatting as the Telegram bot, no token needed."""
+"""The console conversation: the answers and formatting of the Telegram bot, no token needed."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ PROMPT = "? "
 
 
 def chat(services: Services, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-    """Read questions line by line and print answers; ":context" shows the last quote's paragraph."""
+    """Read questions line by line and print answers; ":context" shows the last quote's context."""
     doc = services.searcher.corpus.documents[0] if services.searcher.corpus.documents else None
     print(text("start", "en"), file=stdout)
     if doc:
         print(f"Document: {doc.title} ({doc.language}, {doc.date or 'no date'})", file=stdout)
-    print("Type a question in German or English; :context for the paragraph, :quit to leave.", file=stdout)
+    print(
+        "Type a question in German or English; :context for the paragraph, :quit to leave.",
+        file=stdout,
+    )
     last = None
     while True:
         print(PROMPT, end="", file=stdout, flush=True)
@@ -34,4 +37,6 @@ def chat(services: Services, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
                 print(html_to_text(context_html(context, last.language)), file=stdout)
             continue
         last = services.conversation.ask("console", question)
-        print(answer_text(last, last.language, examples=services.examples(last.language)), file=stdout)
+        print(
+            answer_text(last, last.language, examples=services.examples(last.language)), file=stdout
+        )

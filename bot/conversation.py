@@ -22,14 +22,20 @@ _OPENER = re.compile(
     re.IGNORECASE,
 )
 # Words that point back to what was asked or answered before ("who said that?").
-_BACK_REFERENCES = frozenset(fold(w) for w in (
-    "das dies dieses diese dazu dafür darüber davon damit daran dabei dort damals er sie es "
-    "ihn ihm ihnen that this these those it he she they him her them there then"
-).split())
+_BACK_REFERENCES = frozenset(
+    fold(w)
+    for w in (
+        "das dies dieses diese dazu dafür darüber davon damit daran dabei dort damals er sie es "
+        "ihn ihm ihnen that this these those it he she they him her them there then"
+    ).split()
+)
 # Words without a topic of their own that the lexical stop lists lack.
-_NO_TOPIC = _BACK_REFERENCES | frozenset(fold(w) for w in (
-    "about genau noch sonst seit viele mehr wieder else exactly again more many much"
-).split())
+_NO_TOPIC = _BACK_REFERENCES | frozenset(
+    fold(w)
+    for w in (
+        "about genau noch sonst seit viele mehr wieder else exactly again more many much"
+    ).split()
+)
 _WORD = re.compile(r"\w+")
 
 
@@ -67,8 +73,9 @@ def _points_back(question: str) -> bool:
 class Conversation:
     """Answers questions per chat, remembering each chat's last question for a while."""
 
-    def __init__(self, searcher: Searcher, *, followup_seconds: float = 300,
-                 max_chats: int = 10_000) -> None:
+    def __init__(
+        self, searcher: Searcher, *, followup_seconds: float = 300, max_chats: int = 10_000
+    ) -> None:
         self.searcher = searcher
         self.followup_seconds = followup_seconds
         self._last: OrderedDict[object, _Turn] = OrderedDict()

@@ -56,12 +56,28 @@ class Corpus:
         infos, sentences = [], []
         for doc in documents:
             infos.append(
-                DocumentInfo(doc.doc_id, doc.title, doc.language, doc.date, doc.checksum, doc.text, doc.examples)
+                DocumentInfo(
+                    doc.doc_id,
+                    doc.title,
+                    doc.language,
+                    doc.date,
+                    doc.checksum,
+                    doc.text,
+                    doc.examples,
+                )
             )
             for para in split_document(doc.text, language=doc.language):
                 for number, span in enumerate(para.sentences, start=1):
                     sentences.append(
-                        Sentence(len(sentences), doc.doc_id, para.number, number, span.start, span.end, span.text)
+                        Sentence(
+                            len(sentences),
+                            doc.doc_id,
+                            para.number,
+                            number,
+                            span.start,
+                            span.end,
+                            span.text,
+                        )
                     )
         return cls(infos, sentences)
 
@@ -91,7 +107,9 @@ class Corpus:
     def to_json(self) -> dict:
         return {
             "documents": [asdict(d) for d in self.documents],
-            "sentences": [[s.doc_id, s.paragraph, s.number, s.start, s.end] for s in self.sentences],
+            "sentences": [
+                [s.doc_id, s.paragraph, s.number, s.start, s.end] for s in self.sentences
+            ],
         }
 
     @classmethod

@@ -62,7 +62,9 @@ class UniversalSentenceEncoder(InputModule):
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         vectors = np.asarray(self.encoder.encode(features["texts"]), dtype=np.float32)
-        features["sentence_embedding"] = torch.from_numpy(vectors.reshape(len(features["texts"]), -1))
+        features["sentence_embedding"] = torch.from_numpy(
+            vectors.reshape(len(features["texts"]), -1)
+        )
         return features
 
     def get_embedding_dimension(self) -> int:
@@ -89,13 +91,18 @@ def load_model(name: str = DEFAULT_MODEL) -> SentenceTransformer:
     return SentenceTransformer(name, device="cpu")
 
 
-def embed_documents(model: SentenceTransformer, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+def embed_documents(
+    model: SentenceTransformer, texts: list[str], *, batch_size: int = 64
+) -> np.ndarray:
     """L2-normalized float32 vectors of document sentences (passage prompt if the model has one)."""
     if not texts:
         return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
     with ENCODE_LOCK:
         vectors = model.encode_document(
-            texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            texts,
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
             show_progress_bar=False,
         )
     return np.ascontiguousarray(vectors, dtype=np.float32)
@@ -112,5 +119,7 @@ def embed_queries(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
 
 def embedding_dimension(model: SentenceTransformer) -> int:
     """Vector size of `model` (sentence-transformers renamed the accessor in v6)."""
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    getter = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
     return int(getter() or 0)

@@ -25,8 +25,9 @@ from bot.search import Searcher
 from bot.settings import Settings
 
 
-def evaluate(searcher: Searcher, questions: list[dict], *,
-             verbose: bool = False) -> dict[str, dict]:
+def evaluate(
+    searcher: Searcher, questions: list[dict], *, verbose: bool = False
+) -> dict[str, dict]:
     """Figures per language ("de", "en") and overall ("all")."""
     rows: dict[str, list[dict]] = defaultdict(list)
     texts = [s.text for s in searcher.corpus.sentences]
@@ -39,13 +40,21 @@ def evaluate(searcher: Searcher, questions: list[dict], *,
         ms = (time.perf_counter() - started) * 1000
         ranked = [texts[h.sentence_id] for h in searcher.search(item["question"], k=10)]
         rank = next((i + 1 for i, t in enumerate(ranked) if t in gold), None) if gold else None
-        row = {"gold": bool(gold), "rank": rank, "abstained": answer.abstained, "ms": ms,
-               "top": answer.top_score}
+        row = {
+            "gold": bool(gold),
+            "rank": rank,
+            "abstained": answer.abstained,
+            "ms": ms,
+            "top": answer.top_score,
+        }
         for key in (item["lang"], "all"):
             rows[key].append(row)
         if verbose and (rank != 1 or answer.abstained == bool(gold)):
-            print(f"  rank={rank} abstained={answer.abstained} top={answer.top_score:.3f} "
-                  f"[{item['lang']}] {item['question']}", file=sys.stderr)
+            print(
+                f"  rank={rank} abstained={answer.abstained} top={answer.top_score:.3f} "
+                f"[{item['lang']}] {item['question']}",
+                file=sys.stderr,
+            )
     return {lang: _figures(items) for lang, items in rows.items()}
 
 
@@ -86,13 +95,17 @@ def main(argv: list[str] | None = None) -> int:
             lines = path.read_text("utf-8").splitlines()
             questions = [json.loads(line) for line in lines if line.strip()]
             print(f"{path.name}  (model: {settings.embedding_model})")
-            print(f"  {'lang':4} {'n':>3} {'R@1':>6} {'R@3':>6} {'MRR':>6}  off-topic refused  "
-                  f"on-topic refused  top on-topic min / off-topic max  p50 ms  p99 ms")
+            print(
+                f"  {'lang':4} {'n':>3} {'R@1':>6} {'R@3':>6} {'MRR':>6}  off-topic refused  "
+                f"on-topic refused  top on-topic min / off-topic max  p50 ms  p99 ms"
+            )
             for lang, f in sorted(evaluate(searcher, questions, verbose=args.verbose).items()):
-                print(f"  {lang:4} {f['questions']:>3} {f['R@1']!s:>6} {f['R@3']!s:>6} "
-                      f"{f['MRR']!s:>6}  {f['off_topic_refused']:>7}/{f['off_topic']:<9} "
-                      f"{f['on_topic_refused']:>9}        {f['on_topic_min']!s:>12} / "
-                      f"{f['off_topic_max']!s:<17} {f['p50_ms']:>6} {f['p99_ms']:>7}")
+                print(
+                    f"  {lang:4} {f['questions']:>3} {f['R@1']!s:>6} {f['R@3']!s:>6} "
+                    f"{f['MRR']!s:>6}  {f['off_topic_refused']:>7}/{f['off_topic']:<9} "
+                    f"{f['on_topic_refused']:>9}        {f['on_topic_min']!s:>12} / "
+                    f"{f['off_topic_max']!s:<17} {f['p50_ms']:>6} {f['p99_ms']:>7}"
+                )
     return 0
 
 

@@ -29,8 +29,13 @@ def escape(value: str) -> str:
 def place(quote: Quote, lang: str) -> str:
     """Where a quote stands, e.g. "Absatz 2, Satz 1" or "paragraph 2, sentences 1–2"."""
     if quote.last_sentence != quote.sentence:
-        return text("place_range", lang, paragraph=quote.paragraph, sentence=quote.sentence,
-                    last=quote.last_sentence)
+        return text(
+            "place_range",
+            lang,
+            paragraph=quote.paragraph,
+            sentence=quote.sentence,
+            last=quote.last_sentence,
+        )
     return text("place", lang, paragraph=quote.paragraph, sentence=quote.sentence)
 
 
@@ -45,15 +50,17 @@ def quote_html(quote: Quote, lang: str, *, max_chars: int = TELEGRAM_LIMIT) -> s
     return f"{head}{body}{tail}"
 
 
-def answer_html(answer: Answer, lang: str, *, examples: Sequence[str] = (),
-                limit: int = TELEGRAM_LIMIT) -> str:
+def answer_html(
+    answer: Answer, lang: str, *, examples: Sequence[str] = (), limit: int = TELEGRAM_LIMIT
+) -> str:
     """The reply to a question: quotes with places, or an abstention with suggestions."""
     if answer.abstained:
         return abstention_html(lang, examples, limit=limit)
     footer = _translation_note(answer.quotes, lang)
     room = limit - (_units(footer) + 2 if footer else 0)
-    return _fit([quote_html(q, lang, max_chars=room) for q in answer.quotes],
-                footer=footer, limit=limit)
+    return _fit(
+        [quote_html(q, lang, max_chars=room) for q in answer.quotes], footer=footer, limit=limit
+    )
 
 
 def more_html(quotes: Sequence[Quote], lang: str, *, limit: int = TELEGRAM_LIMIT) -> str:
@@ -62,12 +69,15 @@ def more_html(quotes: Sequence[Quote], lang: str, *, limit: int = TELEGRAM_LIMIT
         return text("no_more", lang)
     heading = f"<b>{escape(text('more_title', lang))}</b>"
     room = limit - _units(heading) - 2
-    return _fit([quote_html(q, lang, max_chars=room) for q in quotes],
-                heading=heading, footer="", limit=limit)
+    return _fit(
+        [quote_html(q, lang, max_chars=room) for q in quotes],
+        heading=heading,
+        footer="",
+        limit=limit,
+    )
 
 
-def abstention_html(lang: str, examples: Sequence[str] = (), *,
-                    limit: int = TELEGRAM_LIMIT) -> str:
+def abstention_html(lang: str, examples: Sequence[str] = (), *, limit: int = TELEGRAM_LIMIT) -> str:
     """Say plainly that the document has no answer, and what it does cover."""
     parts = [escape(text("abstain", lang))]
     if examples:

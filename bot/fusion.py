@@ -36,8 +36,13 @@ class FusionWeights:
     related_ratio: float = 0.85
 
 
-def fuse(sentence: np.ndarray, window: np.ndarray, clause: np.ndarray, lexical: np.ndarray,
-         weights: FusionWeights) -> np.ndarray:
+def fuse(
+    sentence: np.ndarray,
+    window: np.ndarray,
+    clause: np.ndarray,
+    lexical: np.ndarray,
+    weights: FusionWeights,
+) -> np.ndarray:
     """The score of each sentence from its cosine similarities and its BM25 score."""
     dense = np.maximum(sentence, weights.window * window + (1 - weights.window) * sentence)
     dense = (1 - weights.clause) * dense + weights.clause * np.maximum(clause, sentence)

@@ -46,8 +46,15 @@ class BuildReport:
 class Indexer:
     """Everything needed to turn `documents_dir` into a serving index version."""
 
-    def __init__(self, *, documents_dir: Path, index_dir: Path, model: SentenceTransformer,
-                 model_name: str, index_type: str = "flat") -> None:
+    def __init__(
+        self,
+        *,
+        documents_dir: Path,
+        index_dir: Path,
+        model: SentenceTransformer,
+        model_name: str,
+        index_type: str = "flat",
+    ) -> None:
         self.documents_dir = documents_dir
         self.store = IndexStore(index_dir)
         self.model = model
@@ -59,8 +66,11 @@ class Indexer:
         """Document-side vectors of `texts`, from the embedding cache where possible."""
         cache = EmbeddingCache(self._cache_path)
         try:
-            vectors, _ = cache.embed(texts, model=self.model_name,
-                                     encode=lambda batch: embed_documents(self.model, batch))
+            vectors, _ = cache.embed(
+                texts,
+                model=self.model_name,
+                encode=lambda batch: embed_documents(self.model, batch),
+            )
         finally:
             cache.close()
         return vectors
@@ -89,8 +99,13 @@ class Indexer:
         self.build(documents)
         return self.store.load()
 
-    def build(self, documents: list[Document] | None = None, *,
-              progress: Progress | None = None, activate: bool = True) -> BuildReport:
+    def build(
+        self,
+        documents: list[Document] | None = None,
+        *,
+        progress: Progress | None = None,
+        activate: bool = True,
+    ) -> BuildReport:
         """Embed (only what the cache lacks), write and verify a new version.
 
         The new version becomes CURRENT unless `activate` is False; then the caller
@@ -116,15 +131,33 @@ class Indexer:
             progress("write", len(texts), len(texts))
         before = self._serving_corpus()
         seconds = time.perf_counter() - started
-        version = self.store.write(corpus, vectors, model=self.model_name,
-                                   index_type=self.index_type, build_seconds=seconds)
+        version = self.store.write(
+            corpus,
+            vectors,
+            model=self.model_name,
+            index_type=self.index_type,
+            build_seconds=seconds,
+        )
         manifest = self.store.load(version).manifest  # verify before anything points to it
         if activate:
             self.store.activate(version)
-        logger.info("built index %s: %d documents, %d sentences, %d embedded, %.2f s",
-                    version, len(documents), len(texts), embedded, seconds)
-        return _report(before, corpus, manifest.version, self.model_name, embedded,
-                       time.perf_counter() - started, manifest.index_sha256)
+        logger.info(
+            "built index %s: %d documents, %d sentences, %d embedded, %.2f s",
+            version,
+            len(documents),
+            len(texts),
+            embedded,
+            seconds,
+        )
+        return _report(
+            before,
+            corpus,
+            manifest.version,
+            self.model_name,
+            embedded,
+            time.perf_counter() - started,
+            manifest.index_sha256,
+        )
 
     def _serving_corpus(self) -> Corpus | None:
         try:
@@ -133,8 +166,15 @@ class Indexer:
             return None
 
 
-def _report(before: Corpus | None, after: Corpus, version: str, model: str, embedded: int,
-            seconds: float, digest: str) -> BuildReport:
+def _report(
+    before: Corpus | None,
+    after: Corpus,
+    version: str,
+    model: str,
+    embedded: int,
+    seconds: float,
+    digest: str,
+) -> BuildReport:
     old = {d.doc_id: d.checksum for d in before.documents} if before else {}
     new = {d.doc_id: d.checksum for d in after.documents}
     old_sentences = {s.text for s in before.sentences} if before else set()

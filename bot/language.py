@@ -12,11 +12,13 @@ _CODES = {Language.GERMAN: "de", Language.ENGLISH: "en"}
 
 @lru_cache(maxsize=1)
 def _detector() -> LanguageDetector:
-    return LanguageDetectorBuilder.from_languages(*_CODES).with_minimum_relative_distance(0.05).build()
+    return (
+        LanguageDetectorBuilder.from_languages(*_CODES).with_minimum_relative_distance(0.05).build()
+    )
 
 
 def detect_language(text: str, *, fallback: str | None = None) -> str:
-    """"de" or "en" for `text`; `fallback` (e.g. the Telegram client language) when unsure.
+    """ "de" or "en" for `text`; `fallback` (e.g. the Telegram client language) when unsure.
 
     Args:
         text: the question or document text.

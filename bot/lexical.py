@@ -24,11 +24,44 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _UMLAUT_SPELLING = re.compile(r"([aou])e")
 _STEMMERS = {"de": "german", "en": "english"}
-_STOPWORDS = frozenset(stopwords.STOPWORDS_EN) | frozenset(stopwords.STOPWORDS_GERMAN) | {
-    "wer", "wie", "was", "wann", "wo", "warum", "wieso", "welche", "welcher", "welches", "wofur",
-    "wodurch", "woher", "wohin", "wozu", "who", "what", "when", "where", "why", "which", "how",
-    "does", "did", "do", "gibt", "hat", "haben", "ist", "sind", "wurde", "wurden",
-}
+_STOPWORDS = (
+    frozenset(stopwords.STOPWORDS_EN)
+    | frozenset(stopwords.STOPWORDS_GERMAN)
+    | {
+        "wer",
+        "wie",
+        "was",
+        "wann",
+        "wo",
+        "warum",
+        "wieso",
+        "welche",
+        "welcher",
+        "welches",
+        "wofur",
+        "wodurch",
+        "woher",
+        "wohin",
+        "wozu",
+        "who",
+        "what",
+        "when",
+        "where",
+        "why",
+        "which",
+        "how",
+        "does",
+        "did",
+        "do",
+        "gibt",
+        "hat",
+        "haben",
+        "ist",
+        "sind",
+        "wurde",
+        "wurden",
+    }
+)
 
 
 def fold(text: str) -> str:
@@ -72,8 +105,9 @@ def terms(text: str, language: str = "de") -> list[str]:
 class LexicalIndex:
     """BM25 scores of a question against every sentence."""
 
-    def __init__(self, texts: list[str], *, language: str = "de", k1: float = 1.2,
-                 b: float = 0.75) -> None:
+    def __init__(
+        self, texts: list[str], *, language: str = "de", k1: float = 1.2, b: float = 0.75
+    ) -> None:
         self.language = language
         self._size = len(texts)
         self._bm25 = bm25s.BM25(k1=k1, b=b)

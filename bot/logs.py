@@ -56,6 +56,12 @@ def setup_logging(level: str = "INFO", *, secrets: list[str] | None = None) -> N
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    for noisy in ("httpx", "httpcore", "faiss.loader", "bm25s", "sentence_transformers",
-                  "apscheduler"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "faiss.loader",
+        "bm25s",
+        "sentence_transformers",
+        "apscheduler",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -47,8 +47,14 @@ class Searcher:
     started with while a reindex swaps in the next one.
     """
 
-    def __init__(self, model: SentenceTransformer, version: IndexVersion, *,
-                 weights: FusionWeights | None = None, embed: Embed | None = None) -> None:
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        version: IndexVersion,
+        *,
+        weights: FusionWeights | None = None,
+        embed: Embed | None = None,
+    ) -> None:
         self.model = model
         self.weights = weights or FusionWeights()
         self._embed = embed or (lambda texts: embed_documents(model, texts))
@@ -85,12 +91,16 @@ class Searcher:
         serving = self._serving
         started = time.perf_counter()
         scores = self._scores(serving, question)
-        hits = [Hit(i, float(scores[i])) for i in rank(scores, MAX_QUOTES + MORE_QUOTES)
-                if np.isfinite(scores[i])]
+        hits = [
+            Hit(i, float(scores[i]))
+            for i in rank(scores, MAX_QUOTES + MORE_QUOTES)
+            if np.isfinite(scores[i])
+        ]
         top = hits[0].score if hits else 0.0
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
-        if not hits or not confident(top, self.weights,
-                                     known_keywords=serving.lexical.known_terms(question)):
+        if not hits or not confident(
+            top, self.weights, known_keywords=serving.lexical.known_terms(question)
+        ):
             return Answer(question, language, True, top_score=top, debug=debug)
         # Only genuinely relevant hits are shown (and merged when adjacent); the rest wait
         # behind "More".
@@ -98,8 +108,9 @@ class Searcher:
         shown = quotes_from_hits(strong, serving.corpus)[:MAX_QUOTES]
         used = {i for q in shown for i in q.sentence_ids}
         more = quotes_from_hits([h for h in hits if h.sentence_id not in used], serving.corpus)
-        return Answer(question, language, False, tuple(shown), tuple(more[:MORE_QUOTES]), top,
-                      debug)
+        return Answer(
+            question, language, False, tuple(shown), tuple(more[:MORE_QUOTES]), top, debug
+        )
 
     def context(self, quote: Quote) -> Context:
         """The paragraph around `quote` (from the version now serving)."""
@@ -137,8 +148,11 @@ class Searcher:
         pieces = [(s.id, c) for s in corpus.sentences for c in clauses(s.text)]
         dim = version.vectors.shape[1]
         # No sentences (every document removed): no keys, and every question abstains.
-        keys = (self._embed(vocab + [c for _, c in pieces]) if vocab or pieces
-                else np.zeros((0, dim), dtype=np.float32))
+        keys = (
+            self._embed(vocab + [c for _, c in pieces])
+            if vocab or pieces
+            else np.zeros((0, dim), dtype=np.float32)
+        )
         return _Serving(
             version=version,
             lexical=lexical,

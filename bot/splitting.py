@@ -52,8 +52,9 @@ def split_paragraphs(text: str) -> list[Span]:
     return spans
 
 
-def split_sentences(text: str, *, language: str = "de", start: int = 0,
-                    end: int | None = None) -> list[Span]:
+def split_sentences(
+    text: str, *, language: str = "de", start: int = 0, end: int | None = None
+) -> list[Span]:
     """Return the sentences of `text[start:end]` with offsets into `text`."""
     end = len(text) if end is None else end
     spans: list[Span] = []
@@ -77,9 +78,11 @@ def _sentence_bounds(chunk: str, language: str) -> tuple[tuple[int, int], ...]:
 def split_document(text: str, *, language: str = "de") -> list[SplitParagraph]:
     """Split `text` into numbered paragraphs, each with its sentences."""
     return [
-        SplitParagraph(number, para, tuple(
-            split_sentences(text, language=language, start=para.start, end=para.end)
-        ))
+        SplitParagraph(
+            number,
+            para,
+            tuple(split_sentences(text, language=language, start=para.start, end=para.end)),
+        )
         for number, para in enumerate(split_paragraphs(text), start=1)
     ]
 
@@ -125,8 +128,10 @@ def _merge_open_quotes(chunk: str, pieces: list[tuple[int, int]]) -> list[tuple[
     merged: list[tuple[int, int]] = []
     for lo, hi in pieces:
         # pysbd sometimes starts the next sentence with the closing quote: give it back.
-        if merged and chunk[lo:hi].startswith(('"', "“", "”", "»", "«")) and _quote_open(
-            chunk[merged[-1][0] : lo]
+        if (
+            merged
+            and chunk[lo:hi].startswith(('"', "“", "”", "»", "«"))
+            and _quote_open(chunk[merged[-1][0] : lo])
         ):
             merged[-1] = (merged[-1][0], lo + 1)
             lo += 1

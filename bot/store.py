@@ -131,8 +131,10 @@ class EmbeddingCache:
         for lo in range(0, len(missing), batch):
             chunk = missing[lo : lo + batch]
             vecs = encode([t for _, t in chunk])
-            rows = [(model, s, v.astype(np.float32).tobytes())
-                    for (s, _), v in zip(chunk, vecs, strict=True)]
+            rows = [
+                (model, s, v.astype(np.float32).tobytes())
+                for (s, _), v in zip(chunk, vecs, strict=True)
+            ]
             with self._db:
                 self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
             found.update({s: v for (s, _), v in zip(chunk, vecs, strict=True)})
@@ -181,8 +183,15 @@ class IndexStore:
     def previous_id(self) -> str | None:
         return _read_pointer(self.root / "PREVIOUS")
 
-    def write(self, corpus: Corpus, vectors: np.ndarray, *, model: str, index_type: str,
-              build_seconds: float) -> str:
+    def write(
+        self,
+        corpus: Corpus,
+        vectors: np.ndarray,
+        *,
+        model: str,
+        index_type: str,
+        build_seconds: float,
+    ) -> str:
         """Write a complete new version atomically and return its id (not yet activated)."""
         self.prepare()
         tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=self.root))

