@@ -175,6 +175,25 @@ async def test_updates_without_the_right_secret_are_refused_and_not_handled(
         assert not api.pending_updates()
 
 
+async def test_an_update_the_library_cannot_read_is_confirmed_and_skipped(
+    api: FakeBotAPI, settings: Settings, services: Services
+) -> None:
+    """Telegram re-sends an update until the webhook answers 2xx: one the library cannot
+    read (a poll without option ids, as before Bot API 9.6) is confirmed and dropped."""
+    options = [{"text": "A", "voter_count": 0}, {"text": "B", "voter_count": 0}]
+    poll = {"id": "1", "question": "Wer?", "options": options, "total_voter_count": 0,
+            "is_closed": False, "is_anonymous": True, "type": "regular",
+            "allows_multiple_answers": False}  # fmt: skip
+    async with webhook_bot(api, settings, services) as root:
+        api.send_message_update({"poll": poll}, user_id=5555)
+        assert await api.post_update_to_webhook() == 200
+        assert await post(root + HOOK, b'{"message": {}}', secret=SECRET) == 400  # no update_id
+        reply = await ask_via_webhook(api, GERMAN_QUESTION)
+        assert blockquotes(reply)
+        await quiet(api, 5555, 0.3)
+        assert not api.pending_updates()
+
+
 async def test_healthz_reports_the_loaded_index(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:

@@ -43,6 +43,7 @@ from bot.state import StateStore
 from bot.telegram import admin, groups, handlers, inline, web
 from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, AnswerCache, kind_is
 from bot.telegram.limits import QuestionLimiter
+from bot.telegram.updates import SkippingUpdatesRequest
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -111,6 +112,7 @@ def build_application(settings: Settings, *, services: Services | None = None) -
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+        .get_updates_request(SkippingUpdatesRequest(connection_pool_size=1))
         .concurrent_updates(CONCURRENT_UPDATES)
         # The Outbox paces answers to Telegram's flood limits; PTB's limiter only retries
         # after a 429, or it would count typing actions and button toasts against them too.

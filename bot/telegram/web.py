@@ -30,6 +30,7 @@ from tornado.netutil import bind_sockets
 from bot.metrics import Activity
 from bot.settings import Settings
 from bot.telegram import handlers
+from bot.telegram.updates import readable
 
 logger = logging.getLogger(__name__)
 
@@ -178,8 +179,9 @@ class UpdateHandler(tornado.web.RequestHandler):
             self.set_status(HTTPStatus.FORBIDDEN)
             return
         try:
-            update = Update.de_json(json.loads(self.request.body), self.app.bot)
-        except Exception as exc:  # whatever a malformed body raises, it is the sender's error
+            raw = json.loads(self.request.body)
+            update = Update.de_json(readable(raw), self.app.bot)
+        except Exception as exc:  # no JSON object with an update_id: the sender's error
             logger.warning("webhook request with an unreadable update (%s)", type(exc).__name__)
             self.set_status(HTTPStatus.BAD_REQUEST)
             return
