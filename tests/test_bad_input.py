@@ -345,7 +345,7 @@ async def test_buttons_without_message_expire(api: FakeBotAPI, app: Application)
     assert not runtime_of(app).state.feedback()
 
 
-async def test_button_without_data_is_refused_politely(api: FakeBotAPI, app: Application) -> None:
+async def test_button_without_data_has_expired(api: FakeBotAPI, app: Application) -> None:
     """PTB hands a callback without data (only games have those) to the first callback
     handler, the admin confirmation: admin or not, the button has expired."""
     api.press_inline_button(None)
