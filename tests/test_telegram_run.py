@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -186,11 +187,29 @@ async def test_the_token_never_reaches_the_log(
     assert TOKEN not in err and TOKEN.split(":")[1] not in err
 
 
-async def test_unreachable_server_exits_with_one_line() -> None:
+async def test_unreachable_server_is_waited_for_until_sigterm() -> None:
+    """No server at the URL: one log line, tries with backoff, SIGTERM ends the wait with 0."""
     url = f"http://127.0.0.1:{free_port()}"
-    code, stderr = await run_cli("run", env={"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": url})
-    assert code == 1 and stderr.startswith(f"Cannot reach the Bot API server at {url}")
-    assert stderr.strip().count("\n") == 0
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run",
+        env={**os.environ, "PYTHONPATH": str(PROJECT), "TELEGRAM_BOT_TOKEN": TOKEN,
+             "TELEGRAM_API_URL": url},
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        first = await asyncio.wait_for(process.stderr.readline(), 60)
+        await asyncio.sleep(3.5)  # tries after 1 and 2 s more, all failing
+        process.send_signal(signal.SIGTERM)
+        rest = await asyncio.wait_for(process.stderr.read(), 10)
+        await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log = (first + rest).decode()
+    assert process.returncode == 0, log
+    assert f"WARNING bot.telegram.app: Cannot reach the Bot API server at {url}" in log
+    assert "trying again with backoff" in log and log.strip().count("\n") == 0
 
 
 async def test_python_m_bot_run_answers_until_terminated(

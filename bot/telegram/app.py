@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import signal
 import sys
+import time
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -74,6 +77,8 @@ ALLOWED_UPDATES = [
     Update.INLINE_QUERY,
 ]
 RETRIES_AFTER_429 = 3
+MAX_START_BACKOFF = 30.0  # seconds between two tries to reach the Bot API server at start
+STOPPED = "stopped"  # _wait_for_server: SIGTERM or Ctrl-C while waiting for the server
 
 
 def checked_token(settings: Settings) -> str:
@@ -236,7 +241,7 @@ async def register_commands(bot: Bot, *, admin_ids: frozenset[int] = frozenset()
 
 def run(settings: Settings) -> int:
     """Run the bot until interrupted; returns the exit code (2: bad configuration or token,
-    1: the Bot API server cannot be reached or the port to listen on is taken)."""
+    1: the port to listen on is taken). An unreachable Bot API server is waited for."""
     try:
         application = build_application(settings)
         secret = webhook_secret(settings)
@@ -245,11 +250,12 @@ def run(settings: Settings) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    problem = asyncio.run(_server_problem(settings.telegram_api_url, checked_token(settings)))
+    problem = asyncio.run(_wait_for_server(settings.telegram_api_url, checked_token(settings)))
+    if problem is STOPPED:
+        return 0
     if problem:
-        code, message = problem
-        print(message, file=sys.stderr)
-        return code
+        print(problem, file=sys.stderr)
+        return 2
     if settings.webhook_url:
         return _run_webhook(application, settings, secret)
     return _run_polling(application, settings)
@@ -293,19 +299,46 @@ def _cannot_listen(address: str, port: int, exc: OSError) -> str:
     return f"Cannot listen on {address}:{port}: {exc.strerror or exc}"
 
 
-async def _server_problem(root: str, token: str) -> tuple[int, str] | None:
-    """Exit code and one line on why the Bot API server refuses the bot, or None if it is fine.
+async def _wait_for_server(root: str, token: str) -> str | None:
+    """Wait until the Bot API server at `root` accepts the token; a line saying why if it
+    rejects it, or STOPPED if SIGTERM or Ctrl-C came first.
 
-    Checked before starting because the Application logs these with a full traceback.
+    While the server cannot be reached it is asked again with backoff (1 s, doubling up to
+    30 s); the log says so once when that starts and once when it ends. Checked before the
+    Application starts, which would log each failed attempt with a traceback.
     """
-    probe = Bot(token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    delay, unreachable_since = 1.0, None
     try:
-        async with probe:
-            logger.info("starting as @%s", probe.username)
-    except InvalidToken:
-        return 2, f"TELEGRAM_BOT_TOKEN was rejected by {root}: check the token."
-    except TelegramError as exc:
-        return 1, f"Cannot reach the Bot API server at {root}: {exc}"
+        while True:
+            try:
+                async with Bot(
+                    token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot"
+                ) as bot:
+                    logger.info("starting as @%s", bot.username)
+                break
+            except InvalidToken:
+                return f"TELEGRAM_BOT_TOKEN was rejected by {root}: check the token."
+            except TelegramError as exc:
+                if unreachable_since is None:
+                    unreachable_since = time.monotonic()
+                    logger.warning(
+                        "Cannot reach the Bot API server at %s (%s): trying again with backoff",
+                        root, exc,
+                    )  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+                return STOPPED
+            delay = min(delay * 2, MAX_START_BACKOFF)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    if unreachable_since is not None:
+        waited = time.monotonic() - unreachable_since
+        logger.warning("The Bot API server at %s answers again after %.0f s", root, waited)
     return None
 
 
