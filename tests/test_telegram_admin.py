@@ -124,6 +124,27 @@ async def test_reindex_edits_one_message_into_a_change_report(
     assert "Last reindex: succeeded" in status["text"]
 
 
+async def test_reindex_on_a_full_disk_tells_the_admin_and_keeps_serving(
+    api: FakeBotAPI, app: Application, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = services.searcher.version.manifest.version
+
+    def full_disk(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(services.indexer.store, "write", full_disk)
+    first = await command(api, "/reindex")
+    final = await report(api)
+    assert final["message_id"] == first["message_id"]
+    assert final["text"].startswith(text("admin_reindex_failed", "en", reason="")[:12])
+    assert "No space left on device" in final["text"]
+    assert services.searcher.version.manifest.version == before
+    answer = await command(api, "Wer besuchte im Juni Pjöngjang?", user_id=5555, lang="de")
+    assert blockquotes(answer)
+    status = await command(api, "/status")
+    assert "Last reindex: failed" in status["text"]
+
+
 async def test_second_reindex_while_one_runs_is_refused_and_questions_get_answers(
     api: FakeBotAPI, app: Application, slow_build: threading.Event
 ) -> None:
