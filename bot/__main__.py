@@ -36,19 +36,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import indexer_for
     from bot.embedding import load_model
-    from bot.indexing import Indexer
 
     started = time.perf_counter()
-    model = load_model(settings.embedding_model)
-    indexer = Indexer(
-        documents_dir=settings.documents_dir,
-        index_dir=settings.index_dir,
-        model=model,
-        model_name=settings.embedding_model,
-        index_type=settings.index_type,
-    )
-    report = indexer.build()
+    report = indexer_for(settings, load_model(settings.embedding_model)).build()
     print(
         f"documents: {report.documents}\nsentences: {report.sentences}\nmodel: {report.model}\n"
         f"embedded: {report.sentences_embedded}\nindex: {report.version}\n"

@@ -36,17 +36,22 @@ class Services:
         return found[:limit]
 
 
-def open_services(settings: Settings, *, model: SentenceTransformer | None = None) -> Services:
-    """Load the model (unless given), then load or build the index that matches the settings."""
-    started = time.perf_counter()
-    model = model or load_model(settings.embedding_model)
-    indexer = Indexer(
+def indexer_for(settings: Settings, model: SentenceTransformer) -> Indexer:
+    """The Indexer of the configured documents, index folder, model and index type."""
+    return Indexer(
         documents_dir=settings.documents_dir,
         index_dir=settings.index_dir,
         model=model,
         model_name=settings.embedding_model,
         index_type=settings.index_type,
     )
+
+
+def open_services(settings: Settings, *, model: SentenceTransformer | None = None) -> Services:
+    """Load the model (unless given), then load or build the index that matches the settings."""
+    started = time.perf_counter()
+    model = model or load_model(settings.embedding_model)
+    indexer = indexer_for(settings, model)
     searcher = Searcher(model, indexer.open(), embed=indexer.embed_cached)
     # Load the model weights and the language detector now, not on the first question.
     searcher.answer("warm-up", language=detect_language("warm-up"))
