@@ -7,6 +7,7 @@ so handlers running in worker threads can share it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -23,7 +24,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     user_id INTEGER NOT NULL,
     question TEXT NOT NULL,
     sentence_ids TEXT NOT NULL,
-    vote INTEGER NOT NULL CHECK (vote IN (-1, 1))
+    vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+    quotes TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS counters (
     counter TEXT PRIMARY KEY,
@@ -36,6 +38,9 @@ CREATE TABLE IF NOT EXISTS abstained (
 """
 
 
+_FEEDBACK = "SELECT at, user_id, question, sentence_ids, vote, quotes FROM feedback"
+
+
 @dataclass(frozen=True, slots=True)
 class Feedback:
     """One 👍 (+1) or 👎 (-1) on an answer."""
@@ -43,8 +48,9 @@ class Feedback:
     at: float
     user_id: int
     question: str
-    sentence_ids: tuple[int, ...]
+    sentence_ids: tuple[int, ...]  # ids in the index version that answered
     vote: int
+    quotes: tuple[str, ...] = ()  # the quoted text, which outlives a reindex
 
 
 class StateStore:
@@ -58,18 +64,29 @@ class StateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent on a crash
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(feedback)")}
+            if "quotes" not in columns:  # a file from before quotes were kept
+                self._db.execute(
+                    "ALTER TABLE feedback ADD COLUMN quotes TEXT NOT NULL DEFAULT '[]'"
+                )
 
     def record_feedback(
-        self, *, user_id: int, question: str, sentence_ids: Sequence[int], vote: int
+        self,
+        *,
+        user_id: int,
+        question: str,
+        sentence_ids: Sequence[int],
+        vote: int,
+        quotes: Sequence[str] = (),
     ) -> None:
-        """Store a vote (+1 or -1) on the answer made of `sentence_ids`."""
+        """Store a vote (+1 or -1) on the answer made of `sentence_ids`, quoting `quotes`."""
         if vote not in (-1, 1):
             raise ValueError(f"vote must be 1 or -1, got {vote!r}")
         ids = ",".join(str(i) for i in sentence_ids)
         self._write(
-            "INSERT INTO feedback (at, user_id, question, sentence_ids, vote)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (time.time(), user_id, question, ids, vote),
+            "INSERT INTO feedback (at, user_id, question, sentence_ids, vote, quotes)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (time.time(), user_id, question, ids, vote, json.dumps(list(quotes))),
         )
 
     def record_answer(self, question: str, *, abstained: bool) -> None:
@@ -93,26 +110,16 @@ class StateStore:
     def feedback(self) -> list[Feedback]:
         """Every vote, oldest first."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT at, user_id, question, sentence_ids, vote FROM feedback ORDER BY rowid"
-            ).fetchall()
-        return [
-            Feedback(at, user, question, tuple(int(i) for i in ids.split(",") if i), vote)
-            for at, user, question, ids, vote in rows
-        ]
+            rows = self._db.execute(f"{_FEEDBACK} ORDER BY rowid").fetchall()
+        return [_feedback(row) for row in rows]
 
     def latest_feedback(self, vote: int, limit: int = 10) -> list[Feedback]:
         """The most recent votes of one kind (+1 or -1), newest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT at, user_id, question, sentence_ids, vote FROM feedback"
-                " WHERE vote = ? ORDER BY rowid DESC LIMIT ?",
-                (vote, limit),
+                f"{_FEEDBACK} WHERE vote = ? ORDER BY rowid DESC LIMIT ?", (vote, limit)
             ).fetchall()
-        return [
-            Feedback(at, user, question, tuple(int(i) for i in ids.split(",") if i), vote)
-            for at, user, question, ids, vote in rows
-        ]
+        return [_feedback(row) for row in rows]
 
     def abstained_questions(self, limit: int = 100) -> list[tuple[float, str]]:
         """The most recent questions the bot could not answer, newest first."""
@@ -136,3 +143,9 @@ class StateStore:
             "ON CONFLICT (counter) DO UPDATE SET value = value + 1",
             (name,),
         )
+
+
+def _feedback(row: tuple) -> Feedback:
+    at, user, question, ids, vote, quotes = row
+    sentence_ids = tuple(int(i) for i in ids.split(",") if i)
+    return Feedback(at, user, question, sentence_ids, vote, tuple(json.loads(quotes)))

@@ -13,7 +13,16 @@ import pytest
 import pytest_asyncio
 from fakebotapi import FakeBotAPI
 from telegram.ext import Application
-from test_telegram import ADMIN, BOT, TOKEN, WAIT, blockquotes, bot_settings, polling_bot
+from test_telegram import (
+    ADMIN,
+    BOT,
+    TOKEN,
+    WAIT,
+    blockquotes,
+    bot_settings,
+    polling_bot,
+    runtime_of,
+)
 
 from bot.app import Services
 from bot.i18n import text
@@ -256,14 +265,24 @@ async def test_rollback_serves_the_previous_version(
     assert serving in reply["text"]
 
 
-async def test_feedback_and_unanswered_list_questions(api: FakeBotAPI, app: Application) -> None:
+async def test_feedback_and_unanswered_list_questions(
+    api: FakeBotAPI, app: Application, settings: Settings, services: Services
+) -> None:
     answer = await command(api, "Wer besuchte im Juni Pjöngjang?", user_id=6200, lang="de")
+    [quoted] = blockquotes(answer)
     down = answer["reply_markup"]["inline_keyboard"][1][1]["callback_data"]
     api.press_button(answer, down, user_id=6200)
     await api.wait_for(lambda: api.callback_answers, timeout=WAIT)
     await command(api, "Wie backe ich einen Apfelkuchen mit Zimt?", user_id=6201, lang="de")
+    # A document that sorts first moves every sentence id of the article.
+    (settings.documents_dir / "a-lighthouse.txt").write_text(NEW_DOC, "utf-8")
+    await command(api, "/reindex")
+    await report(api)
+    [vote] = runtime_of(app).state.feedback()
+    assert services.searcher.corpus.sentences[vote.sentence_ids[0]].text not in quoted
     listing = await command(api, "/feedback")
-    assert "Wer besuchte im Juni Pjöngjang?" in listing["text"] and blockquotes(listing)
+    assert "Wer besuchte im Juni Pjöngjang?" in listing["text"]
+    assert blockquotes(listing) == [quoted]
     unanswered = await command(api, "/unanswered")
     assert unanswered["text"].startswith(text("admin_unanswered_title", "en"))
 

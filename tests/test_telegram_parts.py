@@ -3,6 +3,7 @@ and the state database."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dtm
 import sqlite3
 import threading
@@ -144,7 +145,9 @@ def test_group_messages_addressed_to_the_bot() -> None:
 def test_state_store_records_votes_counters_and_abstentions(tmp_path: Path) -> None:
     path = tmp_path / "state" / "state.sqlite3"
     store = StateStore(path)
-    store.record_feedback(user_id=7, question="Wer?", sentence_ids=[4, 5], vote=1)
+    store.record_feedback(
+        user_id=7, question="Wer?", sentence_ids=[4, 5], vote=1, quotes=["Kim sagte: „Ja.“"]
+    )
     store.record_answer("Wer?", abstained=False)
     store.record_answer("Wie hoch ist der Eiffelturm?", abstained=True)
     with pytest.raises(ValueError, match="vote"):
@@ -154,6 +157,7 @@ def test_state_store_records_votes_counters_and_abstentions(tmp_path: Path) -> N
     reopened = StateStore(path)
     [row] = reopened.feedback()
     assert (row.user_id, row.question, row.sentence_ids, row.vote) == (7, "Wer?", (4, 5), 1)
+    assert row.quotes == ("Kim sagte: „Ja.“",)
     assert reopened.counters() == {"questions_answered": 1, "abstentions": 1}
     assert [q for _, q in reopened.abstained_questions()] == ["Wie hoch ist der Eiffelturm?"]
     reopened.close()
@@ -163,6 +167,21 @@ def test_state_store_records_votes_counters_and_abstentions(tmp_path: Path) -> N
         for row in sqlite3.connect(path).execute(f"PRAGMA table_info({table})")
     }
     assert not columns & {"name", "username", "first_name", "last_name"}
+
+
+def test_state_store_opens_a_file_from_before_quotes_were_kept(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as old:
+        old.execute(
+            "CREATE TABLE feedback (at REAL NOT NULL, user_id INTEGER NOT NULL,"
+            " question TEXT NOT NULL, sentence_ids TEXT NOT NULL, vote INTEGER NOT NULL)"
+        )
+        old.execute("INSERT INTO feedback VALUES (1.0, 7, 'Wer?', '4', -1)")
+        old.commit()
+    store = StateStore(path)
+    store.record_feedback(user_id=8, question="Wo?", sentence_ids=[1], vote=-1, quotes=["A."])
+    assert [(f.question, f.quotes) for f in store.feedback()] == [("Wer?", ()), ("Wo?", ("A.",))]
+    store.close()
 
 
 def test_state_store_is_safe_across_threads(tmp_path: Path) -> None:

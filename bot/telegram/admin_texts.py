@@ -125,11 +125,12 @@ def feedback_text(rt: Runtime, lang: str) -> str:
     votes = rt.state.latest_feedback(-1, LIST_LIMIT)
     if not votes:
         return escape(text("admin_feedback_empty", lang))
-    sentences = rt.services.searcher.corpus.sentences
     parts = [escape(text("admin_feedback_title", lang))]
     for vote in votes:
-        quotes = " ".join(sentences[i].text for i in vote.sentence_ids if i < len(sentences))
-        parts.append(f"• <b>{escape(vote.question)}</b>\n<blockquote>{escape(quotes)}</blockquote>")
+        quoted = (
+            f"\n<blockquote>{escape(' '.join(vote.quotes))}</blockquote>" if vote.quotes else ""
+        )
+        parts.append(f"• <b>{escape(vote.question)}</b>{quoted}")
     return "\n".join(parts)
 
 

@@ -283,6 +283,7 @@ async def vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         question=answer.question,
         sentence_ids=ids,
         vote=vote,
+        quotes=[quote.text for quote in answer.quotes],
     )
     await toast(context, query, text("feedback_thanks", answer.language))
 
