@@ -230,8 +230,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Cancelled – nothing was changed.",
     },
     "admin_removed": {
-        "de": "Dokument „{doc_id}“ entfernt.",
-        "en": "Removed the document “{doc_id}”.",
+        "de": "Dokument „{doc_id}“ wird entfernt: Es verlässt den Index mit dem Neuaufbau, der jetzt beginnt (schlägt er fehl, bleibt es).",
+        "en": "Removing the document “{doc_id}”: it leaves the index with the reindex starting now (if that fails, it stays).",
     },
     "admin_saved": {"de": "„{name}“ gespeichert.", "en": "Saved “{name}”."},
     "admin_upload_refused": {
