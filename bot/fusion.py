@@ -33,7 +33,7 @@ class FusionWeights:
     abstain_below: float = 0.25
     abstain_below_keywords: float = 0.15
     keyword_query_words: int = 2
-    related_ratio: float = 0.85
+    related_ratio: float = 0.9
 
 
 def fuse(
