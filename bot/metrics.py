@@ -26,6 +26,9 @@ QUESTIONS = Counter(
     "quote_bot_questions", "Questions answered or abstained on", ["language", "outcome"]
 )
 ABSTENTIONS = Counter("quote_bot_abstentions", "Questions the documents do not answer")
+INLINE_QUERIES = Counter(
+    "quote_bot_inline_queries", "Inline queries by what they got (sent while typing)", ["outcome"]
+)
 ANSWER_SECONDS = Histogram(
     "quote_bot_answer_seconds", "From taking up a question's update to its answer being sent"
 )

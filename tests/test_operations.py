@@ -265,6 +265,27 @@ async def test_metrics_count_questions_by_outcome_with_latency(
     assert ("process_resident_memory_bytes", ()) in after  # the default collectors come along
 
 
+async def test_metrics_count_inline_queries_by_what_they_got(
+    api: FakeBotAPI, settings: Settings, services: Services
+) -> None:
+    async with webhook_bot(api, settings, services) as root:
+        before = await scrape(root)
+        for query in ("Pjöngjang Juni Besuch", "Wie hoch ist der Eiffelturm?", ""):
+            api.inline_query(query)
+            assert await api.post_update_to_webhook() == 200
+        await api.wait_for(lambda: len(api.inline_answers) == 3, timeout=WAIT)
+        after = await settled(root, value(before, "quote_bot_updates_total") + 3)
+
+    def grew(outcome: str) -> float:
+        name = "quote_bot_inline_queries_total"
+        return value(after, name, outcome=outcome) - value(before, name, outcome=outcome)
+
+    assert [grew(o) for o in ("quotes", "no_answer", "examples", "rate_limited")] == [1, 1, 1, 0]
+    assert value(after, "quote_bot_questions_total", language="de", outcome="answered") == value(
+        before, "quote_bot_questions_total", language="de", outcome="answered"
+    )
+
+
 async def test_failed_updates_are_counted_as_errors(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:

@@ -23,6 +23,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from bot import metrics
 from bot.answers import Quote
 from bot.formatting import abstention_html, answer_html, escape, place, quote_html
 from bot.i18n import text
@@ -53,22 +54,26 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if not rt.limiter.allow_inline(query.from_user.id):
         wait = InlineQueryResultsButton(text("inline_rate_limited", lang), start_parameter="help")
         answer = partial(query.answer, [], cache_time=0, is_personal=True, button=wait)
+        outcome = "rate_limited"
     else:
-        cards = await asyncio.to_thread(cards_for, rt, context.bot_data, query.query, lang)
+        cards, outcome = await asyncio.to_thread(cards_for, rt, context.bot_data, query.query, lang)
         answer = partial(query.answer, cards, cache_time=CACHE_SECONDS, is_personal=False)
     await rt.outbox.send(None, answer, urgent=True)
+    metrics.INLINE_QUERIES.labels(outcome=outcome).inc()
 
 
-def cards_for(rt: Runtime, bot_data: dict, query: str, fallback: str) -> Cards:
-    """The cards for an inline query (in a worker thread: it searches)."""
+def cards_for(rt: Runtime, bot_data: dict, query: str, fallback: str) -> tuple[Cards, str]:
+    """The cards for an inline query and what they are: "quotes", "no_answer" or "examples"
+    (in a worker thread: it searches)."""
     asked = clip_inline_query(clean_question(query))
     if question_problem(asked, max_chars=INLINE_QUERY_LIMIT) is not None:
-        return cached_example_cards(rt, bot_data, fallback)
+        return cached_example_cards(rt, bot_data, fallback), "examples"
     lang = detect_language(asked, fallback=fallback)
     cards = quote_cards(rt.services, asked, lang)
     if cards:
-        return cards
-    return [no_answer_card(rt.services, asked, lang), *cached_example_cards(rt, bot_data, lang)]
+        return cards, "quotes"
+    examples = cached_example_cards(rt, bot_data, lang)
+    return [no_answer_card(rt.services, asked, lang), *examples], "no_answer"
 
 
 def quote_cards(services: Services, question: str, lang: str) -> Cards:
