@@ -42,7 +42,7 @@ from bot.i18n import text
 from bot.settings import Settings
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.handlers import RUNTIME
-from bot.telegram.limits import Outbox
+from bot.telegram.outbox import Outbox
 
 T = TypeVar("T")
 TOKEN = "123456789:AAF-load_test_token_for_the_fake_0123"

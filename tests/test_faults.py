@@ -88,7 +88,7 @@ def replies(api: FakeBotAPI, chat_id: int) -> list[str]:
 
 def trouble(records: list[logging.LogRecord]) -> list[str]:
     """The bot's lines about the connection to the Bot API."""
-    return [r.getMessage() for r in records if r.name == "bot.telegram.limits"]
+    return [r.getMessage() for r in records if r.name == "bot.telegram.outbox"]
 
 
 # ---------------------------------------------------------------------------- at the start

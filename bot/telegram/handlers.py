@@ -35,13 +35,8 @@ from bot.telegram.keyboards import (
     examples_keyboard,
     version_tag,
 )
-from bot.telegram.limits import (
-    Outbox,
-    QuestionLimiter,
-    clean_question,
-    fit_message,
-    question_problem,
-)
+from bot.telegram.limits import QuestionLimiter, clean_question, fit_message, question_problem
+from bot.telegram.outbox import Outbox
 
 if TYPE_CHECKING:
     from bot.app import Services

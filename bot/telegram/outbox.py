@@ -1,0 +1,214 @@
+"""Replies within Telegram's flood limits, retried when the way to Telegram fails.
+
+Every reply goes out through the `Outbox`, which keeps to about 30 messages a second per
+bot, one a second per chat and 20 a minute per group instead of running into 429s, and
+retries what fails on the way (429, 5xx, lost connections) with backoff. An outage is
+logged once when it starts and once when it ends, not on every retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+import httpx
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PER_SECOND = 30  # Telegram: about 30 messages a second per bot
+GROUP_PER_MINUTE = 20  # and 20 a minute per group
+PATIENCE = 25.0  # seconds a reply is retried: within systemd's 30 s to stop, if it must
+MAX_BACKOFF = 10.0
+NEW_OUTAGE_AFTER = 60.0  # seconds without failures: PTB's polling retries at least every 30 s
+
+
+class Connection:
+    """Whether the Bot API server answers: logs an outage when it starts and when it ends."""
+
+    def __init__(self) -> None:
+        self.down_since: float | None = None
+        self.failures = 0
+        self._last_failure = 0.0
+
+    def failed(self, error: TelegramError, consequence: str) -> None:
+        """Note a failed request and what happens about it; only an outage's first is logged."""
+        now = time.monotonic()
+        if self.down_since is None or now - self._last_failure > NEW_OUTAGE_AFTER:
+            self.down_since, self.failures = now, 0
+            logger.warning("Bot API trouble: %s; %s", describe(error), consequence)
+        self.failures += 1
+        self._last_failure = now
+
+    def answered(self) -> None:
+        """Note a request that went through; ends an outage, if there was one."""
+        if self.down_since is None:
+            return
+        logger.warning(
+            "Bot API answers again after %.1f s (%d failed requests)",
+            time.monotonic() - self.down_since,
+            self.failures,
+        )
+        self.down_since = None
+
+
+def describe(error: BaseException) -> str:
+    """One line on a Telegram or network error, with the underlying cause."""
+    line, cause = f"{type(error).__name__}: {error}", error.__cause__
+    if isinstance(cause, httpx.HTTPError) and type(cause).__name__ not in line:
+        line += f" ({type(cause).__name__})"  # e.g. which timeout: connect, read or pool
+    return line
+
+
+class Slots:
+    """At most `limit` requests per `period` seconds, as the server counts them.
+
+    A slot is held from before a request starts until `period` seconds after it ended, so
+    no window of `period` seconds sees more than `limit` arrivals, however slow the network.
+    Waiters are served by priority (lower first), then in order.
+    """
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit, self.period, self.free = limit, period, limit
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @property
+    def idle(self) -> bool:
+        return self.free == self.limit and not self._waiters
+
+    async def acquire(self, priority: int = 1) -> None:
+        if self.free and not self._waiters:
+            self.free -= 1
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), granted))
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self._hand_on()  # granted just before the cancellation: pass the slot on
+            raise
+
+    def release(self) -> None:
+        """Give the slot back `period` seconds from now."""
+        asyncio.get_running_loop().call_later(self.period, self._hand_on)
+
+    def _hand_on(self) -> None:
+        while self._waiters:
+            _, _, granted = heapq.heappop(self._waiters)
+            if not granted.done():
+                granted.set_result(None)
+                return
+        self.free += 1
+
+
+class Outbox:
+    """Sends within Telegram's flood limits and retries what fails on the way.
+
+    `send` waits for a slot of the chat (one a second; in groups also 20 a minute) and one
+    of the bot (30 a second; answers to button taps and inline queries go first), then makes
+    the request. A 429 waits its retry_after; a 5xx, a lost connection or a connect timeout
+    backs off (0.5 s doubling to 10 s, jittered) and tries again, for up to `patience`
+    seconds. A request the server received but did not answer in time (read timeout) is not
+    sent again, since it may have arrived: one reply twice is worse than one reply late.
+    """
+
+    def __init__(self, *, per_second: int = PER_SECOND, patience: float = PATIENCE) -> None:
+        self.patience = patience
+        self.connection = Connection()
+        self.stats: dict[str, int] = {"429 waited out": 0, "retried": 0, "given up": 0}
+        self._bot = Slots(per_second, 1.0)
+        self._chats: dict[int, list[Slots]] = {}
+
+    async def send(
+        self,
+        chat_id: int | None,
+        request: Callable[[], Awaitable[T]],
+        *,
+        urgent: bool = False,
+        patience: float | None = None,
+    ) -> T | None:
+        """The result of `request()`, made within the limits of `chat_id` (None: no chat).
+
+        Returns None when the server got the request but did not answer it in time.
+        Raises the request's error when it cannot succeed or patience runs out.
+        """
+        deadline = time.monotonic() + (self.patience if patience is None else patience)
+        for attempt in itertools.count():
+            try:
+                result = await self._paced(chat_id, request, urgent)
+            except TelegramError as exc:
+                wait = retry_wait(exc, attempt)
+                if wait is None and _maybe_delivered(exc):
+                    self.connection.failed(exc, "a reply is not sent again: it may have arrived")
+                    return None
+                if wait is None or time.monotonic() + wait > deadline:
+                    self.stats["given up"] += wait is not None
+                    raise
+                if isinstance(exc, RetryAfter):
+                    self.stats["429 waited out"] += 1
+                else:
+                    self.stats["retried"] += 1
+                    self.connection.failed(exc, f"retrying replies for up to {self.patience:.0f} s")
+                await asyncio.sleep(wait)
+            else:
+                self.connection.answered()
+                return result
+        raise AssertionError("unreachable")
+
+    async def _paced(
+        self, chat_id: int | None, request: Callable[[], Awaitable[T]], urgent: bool
+    ) -> T:
+        held: list[Slots] = []
+        try:
+            for slots in [*self._chat(chat_id), self._bot]:
+                await slots.acquire(0 if urgent else 1)
+                held.append(slots)
+            return await request()
+        finally:
+            for slots in held:
+                slots.release()
+
+    def _chat(self, chat_id: int | None) -> list[Slots]:
+        if chat_id is None:
+            return []
+        if len(self._chats) > 1000:  # forget chats that have been quiet for a while
+            self._chats = {k: v for k, v in self._chats.items() if not all(s.idle for s in v)}
+        if chat_id not in self._chats:
+            group = [Slots(GROUP_PER_MINUTE, 60.0)] if chat_id < 0 else []
+            self._chats[chat_id] = [Slots(1, 1.0), *group]
+        return self._chats[chat_id]
+
+
+def retry_wait(error: TelegramError, attempt: int) -> float | None:
+    """Seconds to wait before trying a failed request again, or None if it must not be."""
+    if isinstance(error, RetryAfter):
+        with warnings.catch_warnings():  # PTB warns that retry_after becomes a timedelta
+            warnings.simplefilter("ignore", DeprecationWarning)
+            after = error.retry_after
+        seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
+        return seconds + 0.1
+    if isinstance(error, BadRequest) or not isinstance(error, NetworkError):
+        return None  # Telegram refused the request itself: sending it again changes nothing
+    if isinstance(error, TimedOut) and _maybe_delivered(error):
+        return None
+    return min(MAX_BACKOFF, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
+
+
+def _maybe_delivered(error: TelegramError) -> bool:
+    """True for a timeout after the request was sent (it may have taken effect)."""
+    cause = error.__cause__
+    return isinstance(error, TimedOut) and isinstance(
+        cause, (httpx.ReadTimeout, httpx.WriteTimeout)
+    )
