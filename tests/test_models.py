@@ -1,0 +1,76 @@
+"""EMBEDDING_MODEL takes any sentence-transformers model, not only the built-in one.
+
+Hugging Face Hub models need a network or a cache, so the model here is made on the spot: a
+one-layer BERT with random weights and a vocabulary of its own, saved as a standard
+sentence-transformers directory with query and document prompts, then loaded by its path
+like any configured model. Its answers mean nothing; what is tested is that the path is
+loaded, the prompts are used, and index, manifest and search work with another dimension.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+from transformers import BertConfig, BertModel, BertTokenizerFast
+
+from bot.app import open_services
+from bot.embedding import embed_documents, embed_queries, embedding_dimension, load_model
+from bot.settings import Settings
+
+DIMENSION = 32
+PROMPTS = {"query": "query: ", "document": "passage: "}
+WORDS = "query passage : wer besuchte im juni pjöngjang putin nordkorea soldaten ukraine"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny sentence-transformers model directory, as `SentenceTransformer.save` writes it."""
+    root = tmp_path_factory.mktemp("model")
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {token: i for i, token in enumerate([*specials, *WORDS.split()])}
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=DIMENSION,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=2 * DIMENSION,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(root / "bert")
+    BertTokenizerFast(vocab=vocab).save_pretrained(root / "bert")
+    modules = [Transformer(str(root / "bert")), Pooling(DIMENSION)]
+    SentenceTransformer(modules=modules, prompts=PROMPTS).save(str(root / "model"))
+    return root / "model"
+
+
+def test_a_local_model_directory_is_loaded_with_its_prompts(model_dir: Path) -> None:
+    model = load_model(str(model_dir))
+    assert embedding_dimension(model) == DIMENSION
+    question = "wer besuchte im juni pjöngjang"
+    query, document = embed_queries(model, [question]), embed_documents(model, [question])
+    assert query.shape == (1, DIMENSION)
+    assert np.allclose(np.linalg.norm(query, axis=1), 1.0, atol=1e-5)
+    with_prompt = model.encode([PROMPTS["query"] + question], normalize_embeddings=True)
+    assert np.allclose(query, with_prompt, atol=1e-5)
+    assert not np.allclose(query, document, atol=1e-3)  # the two prompts differ
+
+
+def test_index_and_search_work_with_another_model(model_dir: Path, tmp_path: Path) -> None:
+    settings = Settings(
+        embedding_model=str(model_dir),
+        index_dir=tmp_path / "index",
+        documents_dir=tmp_path / "documents",
+        _env_file=None,
+    )
+    services = open_services(settings)  # the shipped article, indexed with this model
+    version = services.searcher.version
+    assert version.manifest.model == str(model_dir)
+    assert version.manifest.dimension == DIMENSION
+    assert version.vectors.shape == (11, DIMENSION)
+    answer = services.searcher.answer("Wer besuchte im Juni Pjöngjang?", language="de")
+    assert answer.abstained or answer.quotes[0].text in {s.text for s in version.corpus.sentences}
