@@ -78,7 +78,6 @@ ALLOWED_UPDATES = [
 ]
 RETRIES_AFTER_429 = 3
 MAX_START_BACKOFF = 30.0  # seconds between two tries to reach the Bot API server at start
-STOPPED = "stopped"  # _wait_for_server: SIGTERM or Ctrl-C while waiting for the server
 
 
 def checked_token(settings: Settings) -> str:
@@ -250,12 +249,9 @@ def run(settings: Settings) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    problem = asyncio.run(_wait_for_server(settings.telegram_api_url, checked_token(settings)))
-    if problem is STOPPED:
-        return 0
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
+    code = asyncio.run(_wait_for_server(settings.telegram_api_url, checked_token(settings)))
+    if code is not None:
+        return code
     if settings.webhook_url:
         return _run_webhook(application, settings, secret)
     return _run_polling(application, settings)
@@ -299,9 +295,9 @@ def _cannot_listen(address: str, port: int, exc: OSError) -> str:
     return f"Cannot listen on {address}:{port}: {exc.strerror or exc}"
 
 
-async def _wait_for_server(root: str, token: str) -> str | None:
-    """Wait until the Bot API server at `root` accepts the token; a line saying why if it
-    rejects it, or STOPPED if SIGTERM or Ctrl-C came first.
+async def _wait_for_server(root: str, token: str) -> int | None:
+    """Wait until the Bot API server at `root` accepts the token (None); the exit code if it
+    rejects the token (2, with one line on stderr) or SIGTERM or Ctrl-C came first (0).
 
     While the server cannot be reached it is asked again with backoff (1 s, doubling up to
     30 s); the log says so once when that starts and once when it ends. Checked before the
@@ -321,7 +317,10 @@ async def _wait_for_server(root: str, token: str) -> str | None:
                     logger.info("starting as @%s", bot.username)
                 break
             except InvalidToken:
-                return f"TELEGRAM_BOT_TOKEN was rejected by {root}: check the token."
+                print(
+                    f"TELEGRAM_BOT_TOKEN was rejected by {root}: check the token.", file=sys.stderr
+                )
+                return 2
             except TelegramError as exc:
                 if unreachable_since is None:
                     unreachable_since = time.monotonic()
@@ -331,7 +330,7 @@ async def _wait_for_server(root: str, token: str) -> str | None:
                     )  # fmt: skip
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-                return STOPPED
+                return 0
             delay = min(delay * 2, MAX_START_BACKOFF)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
