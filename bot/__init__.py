@@ -7,7 +7,12 @@ The public retrieval API, used by the console and the Telegram layer alike:
 Names are imported on first use, so `python -m bot --help` stays fast.
 """
 
+import os
 from importlib import import_module
+
+# Idle OpenMP threads (torch's, and the e5 reranker's own runtime) wait passively instead of
+# spinning on the cores another model needs next; read once, when a runtime loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
     "Answer": "bot.answers",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from sentence_transformers import SentenceTransformer
 
@@ -12,6 +13,7 @@ from bot.conversation import Conversation
 from bot.embedding import load_model
 from bot.indexing import Indexer
 from bot.language import detect_language
+from bot.rerank import Reranker
 from bot.search import Searcher
 from bot.settings import Settings
 
@@ -52,7 +54,12 @@ def open_services(settings: Settings, *, model: SentenceTransformer | None = Non
     started = time.perf_counter()
     model = model or load_model(settings.embedding_model)
     indexer = indexer_for(settings, model)
-    searcher = Searcher(model, indexer.open(), embed=indexer.embed_cached)
+    reranker = None
+    if settings.rerank_model:
+        second = load_model(settings.rerank_model)
+        embed = partial(indexer.embed_cached, model=second, model_name=settings.rerank_model)
+        reranker = Reranker(second, embed)
+    searcher = Searcher(model, indexer.open(), embed=indexer.embed_cached, reranker=reranker)
     # Load the model weights and the language detector now, not on the first question.
     searcher.answer("warm-up", language=detect_language("warm-up"))
     logger.info("ready in %.2f s", time.perf_counter() - started)

@@ -62,14 +62,23 @@ class Indexer:
         self.index_type = index_type
         self._cache_path = index_dir / "embeddings.sqlite3"
 
-    def embed_cached(self, texts: list[str]) -> np.ndarray:
-        """Document-side vectors of `texts`, from the embedding cache where possible."""
+    def embed_cached(
+        self,
+        texts: list[str],
+        *,
+        model: SentenceTransformer | None = None,
+        model_name: str | None = None,
+    ) -> np.ndarray:
+        """Document-side vectors of `texts`, from the embedding cache where possible.
+
+        With `model` and `model_name`, under that model (the reranker's) instead of the
+        index's own; the cache keeps each model's vectors apart by name.
+        """
+        model, model_name = model or self.model, model_name or self.model_name
         cache = EmbeddingCache(self._cache_path)
         try:
             vectors, _ = cache.embed(
-                texts,
-                model=self.model_name,
-                encode=lambda batch: embed_documents(self.model, batch),
+                texts, model=model_name, encode=lambda batch: embed_documents(model, batch)
             )
         finally:
             cache.close()

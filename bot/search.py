@@ -15,6 +15,7 @@ from bot.corpus import Corpus
 from bot.embedding import embed_documents, embed_queries
 from bot.fusion import FusionWeights, confident, fuse, rank
 from bot.lexical import LexicalIndex, tokens
+from bot.rerank import Reranker
 from bot.splitting import clauses
 from bot.store import IndexVersion
 
@@ -34,6 +35,7 @@ class _Serving:
     windows: np.ndarray  # per sentence: normalized mean of it and its paragraph neighbours
     clause_vectors: np.ndarray
     clause_owner: np.ndarray  # sentence id of each clause vector
+    rerank_vectors: np.ndarray | None  # per sentence, under the reranker's model (if any)
 
     @property
     def corpus(self) -> Corpus:
@@ -54,9 +56,11 @@ class Searcher:
         *,
         weights: FusionWeights | None = None,
         embed: Embed | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.model = model
         self.weights = weights or FusionWeights()
+        self.reranker = reranker
         self._embed = embed or (lambda texts: embed_documents(model, texts))
         self._serving = self._serve(version)
 
@@ -74,8 +78,9 @@ class Searcher:
 
     def search(self, question: str, *, k: int = MAX_QUOTES + MORE_QUOTES) -> list[Hit]:
         """The `k` best sentences for `question`, best first (no abstention, no merging)."""
-        scores = self._scores(self._serving, question)
-        return [Hit(i, float(scores[i])) for i in rank(scores, k) if np.isfinite(scores[i])]
+        serving = self._serving
+        scores = self._scores(serving, question)
+        return [Hit(i, float(scores[i])) for i in self._ranked(serving, question, scores, k)]
 
     def answer(self, question: str, *, language: str = "en") -> Answer:
         """Answer `question` with up to three quotes, or abstain.
@@ -91,12 +96,9 @@ class Searcher:
         serving = self._serving
         started = time.perf_counter()
         scores = self._scores(serving, question)
-        hits = [
-            Hit(i, float(scores[i]))
-            for i in rank(scores, MAX_QUOTES + MORE_QUOTES)
-            if np.isfinite(scores[i])
-        ]
-        top = hits[0].score if hits else 0.0
+        ranked = self._ranked(serving, question, scores, MAX_QUOTES + MORE_QUOTES)
+        hits = [Hit(i, float(scores[i])) for i in ranked]
+        top = max((h.score for h in hits), default=0.0)
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
         if not hits or not confident(
             top, self.weights, known_keywords=serving.lexical.known_terms(question)
@@ -104,7 +106,7 @@ class Searcher:
             return Answer(question, language, True, top_score=top, debug=debug)
         # Only genuinely relevant hits are shown (and merged when adjacent); the rest wait
         # behind "More".
-        strong = [h for h in hits if h.score >= top * self.weights.related_ratio]
+        strong = hits[:1] + [h for h in hits[1:] if h.score >= top * self.weights.related_ratio]
         shown = quotes_from_hits(strong, serving.corpus)[:MAX_QUOTES]
         used = {i for q in shown for i in q.sentence_ids}
         more = quotes_from_hits([h for h in hits if h.sentence_id not in used], serving.corpus)
@@ -115,6 +117,15 @@ class Searcher:
     def context(self, quote: Quote) -> Context:
         """The paragraph around `quote` (from the version now serving)."""
         return context_of(quote, self.corpus)
+
+    def _ranked(self, serving: _Serving, question: str, scores: np.ndarray, k: int) -> list[int]:
+        """The `k` best sentence ids by score, the head re-ranked if there is a reranker."""
+        reranker, vectors = self.reranker, serving.rerank_vectors
+        order = rank(scores, max(k, reranker.candidates) if reranker else k)
+        order = [i for i in order if np.isfinite(scores[i])]
+        if reranker is not None and vectors is not None:
+            order = reranker.reorder(question, order, scores, vectors)
+        return order[:k]
 
     def _scores(self, serving: _Serving, question: str) -> np.ndarray:
         """Fused score per sentence; -inf for sentences outside the candidate set."""
@@ -160,6 +171,7 @@ class Searcher:
             windows=_windows(corpus, version.vectors),
             clause_vectors=keys[len(vocab) :].reshape(len(pieces), dim),
             clause_owner=np.array([sid for sid, _ in pieces], dtype=np.int64),
+            rerank_vectors=self.reranker.embed_passages(texts) if self.reranker and texts else None,
         )
 
 

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
 
     embedding_model: str = DEFAULT_MODEL
+    rerank_model: str = ""  # off; "e5" or a sentence-transformers model id / path
     index_dir: Path = Path("index")
     documents_dir: Path = Path("documents")
     index_type: Literal["flat", "hnsw"] = "flat"

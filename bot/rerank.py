@@ -1,0 +1,50 @@
+"""An optional second model that re-orders the best few sentences (RERANK_MODEL).
+
+The hybrid score (bot/fusion.py) finds the sentences that share meaning and words with the
+question, and decides whether to answer at all. Which of a few close candidates answers
+best is where a retrieval-trained model such as multilingual-e5-small is much better than
+USE: it re-scores the hybrid's best `candidates` sentences as
+    hybrid score + weight * cosine(question, sentence) under the second model,
+and they are shown in that order. Abstention and which further quotes are shown still
+follow the hybrid score, so the calibration in the README holds with or without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sentence_transformers import SentenceTransformer
+
+from bot.embedding import embed_queries
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+class Reranker:
+    """Re-orders the best `candidates` hits with a second model (see the module doc)."""
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        embed_passages: Embed,
+        *,
+        candidates: int = 5,
+        weight: float = 4.0,
+    ) -> None:
+        self.model = model
+        self.embed_passages = embed_passages  # sentence texts -> normalized vectors (cached)
+        self.candidates = candidates
+        self.weight = weight
+
+    def reorder(self, question: str, order: list[int], scores: np.ndarray, vectors: np.ndarray):
+        """`order` (sentence ids, best first by `scores`) with its head re-ranked.
+
+        `vectors` are the second model's vectors of all sentences, one row per sentence id.
+        """
+        head, tail = order[: self.candidates], order[self.candidates :]
+        if len(head) < 2:
+            return order
+        query = embed_queries(self.model, [question])[0]
+        combined = scores[head] + self.weight * (vectors[head] @ query)
+        return [head[i] for i in np.argsort(-combined, kind="stable")] + tail
