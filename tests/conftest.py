@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from fakebotapi import FakeBotAPI
 
 from bot.app import Services, open_services
 from bot.embedding import load_model
@@ -23,6 +26,15 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("DOCUMENTS_DIR", str(tmp_path / "documents"))
+
+
+@pytest_asyncio.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    """A fresh local fake Bot API server for the bot under test (BOT, TOKEN of test_telegram)."""
+    from test_telegram import BOT, TOKEN
+
+    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

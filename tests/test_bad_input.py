@@ -26,7 +26,6 @@ from test_telegram import (
     ADMIN,
     BOT,
     GERMAN_QUESTION,
-    TOKEN,
     WAIT,
     blockquotes,
     bot_settings,
@@ -57,12 +56,6 @@ ANSWER, ABSTAIN, EMPTY, TOO_LONG, NOT_TEXT, SILENT = (
     "not_text",
     "silent",
 )
-
-
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
-        yield server
 
 
 @pytest_asyncio.fixture

@@ -18,10 +18,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
 from test_telegram import (
-    BOT,
     ENGLISH_QUESTION,
     GERMAN_QUESTION,
     TOKEN,
@@ -41,12 +39,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarni
 
 PROJECT = Path(__file__).resolve().parents[1]
 START_WAIT = 90.0  # seconds for a subprocess to load the model and start polling
-
-
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
-        yield server
 
 
 @contextlib.asynccontextmanager

@@ -15,12 +15,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from test_telegram import (
-    BOT,
     ENGLISH_QUESTION,
     GERMAN_QUESTION,
     TOKEN,
@@ -45,12 +43,6 @@ PROJECT = Path(__file__).resolve().parents[1]
 SECRET = "hook-Secret_7f3a9c"
 OFF_TOPIC = "Wie hoch ist der Eiffelturm?"
 HOOK = "/telegram/hook"
-
-
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
-        yield server
 
 
 @contextlib.asynccontextmanager

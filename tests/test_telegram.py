@@ -71,12 +71,6 @@ async def polling_bot(settings: Settings, services: Services) -> AsyncIterator[A
 
 
 @pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
-        yield server
-
-
-@pytest_asyncio.fixture
 async def app(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> AsyncIterator[Application]:

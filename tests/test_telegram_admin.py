@@ -15,8 +15,6 @@ from fakebotapi import FakeBotAPI
 from telegram.ext import Application
 from test_telegram import (
     ADMIN,
-    BOT,
-    TOKEN,
     WAIT,
     blockquotes,
     bot_settings,
@@ -37,12 +35,6 @@ NEW_DOC = (
     "The Zorblax lighthouse was painted green by Mira Kettlewell in 1923. "
     "It stands on a granite cliff north of the harbour.\n"
 )
-
-
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
-        yield server
 
 
 @pytest_asyncio.fixture

@@ -8,15 +8,12 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
 from pydantic import SecretStr
 from test_telegram import (
-    BOT,
     GERMAN_QUESTION,
     TOKEN,
     WAIT,
@@ -39,12 +36,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarni
 
 PROJECT = Path(__file__).resolve().parents[1]
 SECRET = "webhook-Secret_42"
-
-
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
-        yield server
 
 
 def free_port() -> int:
