@@ -20,7 +20,9 @@ class Quote:
     """One or more adjacent sentences of one paragraph, quoted exactly.
 
     `sentence` is the 1-based number of the first quoted sentence in its paragraph and
-    `last_sentence` of the last one (equal for a single sentence).
+    `last_sentence` of the last one (equal for a single sentence). `highlight` is the
+    (start, end) of the part of `text` that answers the question, when one was found
+    (bot/highlight.py).
     """
 
     text: str
@@ -32,14 +34,17 @@ class Quote:
     last_sentence: int
     score: float
     sentence_ids: tuple[int, ...]
+    highlight: tuple[int, int] | None = None
 
     def to_json(self) -> dict:
+        found = {"answer": self.text[slice(*self.highlight)]} if self.highlight else {}
         return {
             "text": self.text,
             "document": self.document,
             "paragraph": self.paragraph,
             "sentence": self.sentence,
             "score": round(self.score, 4),
+            **found,
         }
 
 

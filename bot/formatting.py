@@ -42,11 +42,18 @@ def place(quote: Quote, lang: str) -> str:
 def quote_html(quote: Quote, lang: str, *, max_chars: int = TELEGRAM_LIMIT) -> str:
     """One quote as a blockquote with its place and document title below it.
 
-    The whole markup stays within `max_chars` UTF-16 units; only the quote text is trimmed.
+    The part that answers the question, if known, is bold. The whole markup stays within
+    `max_chars` UTF-16 units; only the quote text is trimmed.
     """
     head = "<blockquote>"
     tail = f"</blockquote>\n— <i>{escape(quote.document)}</i>, {place(quote, lang)}"
-    body = _trim(escape(quote.text), max_chars - _units(head) - _units(tail))
+    room = max_chars - _units(head) - _units(tail)
+    body = _trim(escape(quote.text), room)
+    if quote.highlight and body == escape(quote.text):  # a trimmed quote is shown unmarked
+        start, end = quote.highlight
+        marked = f"{escape(quote.text[:start])}<b>{escape(quote.text[start:end])}</b>"
+        marked += escape(quote.text[end:])
+        body = marked if _units(marked) <= room else body
     return f"{head}{body}{tail}"
 
 

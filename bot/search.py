@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
@@ -14,6 +14,7 @@ from bot.bridging import TermBridge
 from bot.corpus import Corpus
 from bot.embedding import embed_documents, embed_queries
 from bot.fusion import FusionWeights, confident, fuse, rank
+from bot.highlight import answer_span
 from bot.lexical import LexicalIndex, tokens
 from bot.rerank import Reranker
 from bot.splitting import clauses
@@ -111,9 +112,8 @@ class Searcher:
         shown = quotes_from_hits(strong, serving.corpus)[:MAX_QUOTES]
         used = {i for q in shown for i in q.sentence_ids}
         more = quotes_from_hits([h for h in hits if h.sentence_id not in used], serving.corpus)
-        return Answer(
-            question, language, False, tuple(shown), tuple(more[:MORE_QUOTES]), top, debug
-        )
+        shown, more = _highlighted(question, shown), _highlighted(question, more[:MORE_QUOTES])
+        return Answer(question, language, False, shown, more, top, debug)
 
     def context(self, quote: Quote) -> Context:
         """The paragraph around `quote` (from the version now serving)."""
@@ -174,6 +174,11 @@ class Searcher:
             clause_owner=np.array([sid for sid, _ in pieces], dtype=np.int64),
             rerank_vectors=self.reranker.embed_passages(texts) if self.reranker and texts else None,
         )
+
+
+def _highlighted(question: str, quotes: list[Quote]) -> tuple[Quote, ...]:
+    """`quotes` with the part that answers `question` marked where it can be found."""
+    return tuple(replace(q, highlight=answer_span(question, q.text)) for q in quotes)
 
 
 def _windows(corpus: Corpus, vectors: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ def make_quote(
     sentence: int = 1,
     last: int | None = None,
     score: float = 0.8,
+    highlight: tuple[int, int] | None = None,
 ) -> Quote:
     last = sentence if last is None else last
     return Quote(
@@ -41,6 +42,7 @@ def make_quote(
         last,
         score,
         tuple(range(sentence, last + 1)),
+        highlight,
     )
 
 
@@ -78,6 +80,28 @@ def test_quote_layout() -> None:
         "<blockquote>Kim betonte die hohe Wahrscheinlichkeit.</blockquote>\n"
         f"— <i>{TITLE}</i>, Absatz 2, Satz 1"
     )
+
+
+def test_the_part_that_answers_is_bold_and_escaped() -> None:
+    text = "Am 3. Oktober starben 6 <Offiziere> & mehr."
+    start = text.index("6 <Offiziere> &")
+    quote = make_quote(text, highlight=(start, start + len("6 <Offiziere> &")))
+    markup = quote_html(quote, "de")
+    assert "Am 3. Oktober starben <b>6 &lt;Offiziere&gt; &amp;</b> mehr." in markup
+    parsed = parse_html(markup)
+    bold = [e for e in parsed.entities if e["type"] == "bold"]
+    assert len(bold) == 1
+    assert parsed.text[bold[0]["offset"] : bold[0]["offset"] + bold[0]["length"]] == (
+        "6 <Offiziere> &"
+    )
+
+
+def test_a_trimmed_quote_is_shown_without_the_mark() -> None:
+    text = "Sechs " + "sehr " * 3000 + "lange Sätze."
+    quote = make_quote(text, highlight=(0, 5))
+    markup = answer_html(answer_of(quote), "de")
+    assert telegram_length(markup) <= TELEGRAM_LIMIT
+    assert "<b>" not in markup and markup.count("<blockquote>") == 1
 
 
 @pytest.mark.parametrize(

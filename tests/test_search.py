@@ -80,6 +80,24 @@ def test_first_quote_answers_the_question(searcher: Searcher, question: str, fra
 
 
 @pytest.mark.parametrize(
+    ("question", "marked"),
+    [
+        ("How many North Korean officers were killed near Donetsk?", "sechs"),
+        ("wie viele offiziere starben", "sechs"),
+        ("When did Moscow use its veto?", "März"),
+        ("Wann besuchte Putin Pjöngjang?", "Juni"),
+        ("Who visited Pyongyang in June?", None),
+    ],
+)
+def test_the_date_or_count_asked_for_is_marked_in_the_first_quote(
+    searcher: Searcher, question: str, marked: str | None
+) -> None:
+    first = searcher.answer(question).quotes[0]
+    assert (first.text[slice(*first.highlight)] if first.highlight else None) == marked
+    assert first.to_json().get("answer") == marked
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "How tall is the Eiffel Tower?",

@@ -225,6 +225,13 @@ async def test_english_question_is_answered_in_english(
     assert text("translated_note", "en", language="German") in reply["text"]
 
 
+async def test_the_count_asked_for_is_bold_in_the_quote(api: FakeBotAPI, app: Application) -> None:
+    reply = await ask(api, "Wie viele nordkoreanische Offiziere starben?")
+    bold = [e for e in reply.get("entities", []) if e["type"] == "bold"]
+    shown = [reply["text"][e["offset"] : e["offset"] + e["length"]] for e in bold]
+    assert shown == ["sechs"], reply["raw_text"]
+
+
 async def test_context_button_shows_the_paragraph_with_the_cited_sentence_in_bold(
     api: FakeBotAPI, app: Application, services: Services
 ) -> None:
