@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +97,9 @@ def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
 
     from bot.embedding import embed_queries, load_model
     from bot.language import detect_language
+    from bot.rerank import Reranker
     from bot.search import Searcher
+    from bot.settings import RERANK_OFF, Settings
 
     started = time.perf_counter()
     model = load_model(model_name)
@@ -112,7 +115,13 @@ def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
     version = indexer.open()
     index_load = time.perf_counter() - started
     started = time.perf_counter()
-    searcher = Searcher(model, version, embed=indexer.embed_cached)
+    reranker = None
+    second_name = Settings().rerank_model
+    if second_name != RERANK_OFF:
+        second = load_model(second_name)
+        embed = partial(indexer.embed_cached, model=second, model_name=second_name)
+        reranker = Reranker(second, embed)
+    searcher = Searcher(model, version, embed=indexer.embed_cached, reranker=reranker)
     searcher_setup = time.perf_counter() - started
     started = time.perf_counter()
     language = detect_language(COLD_QUESTION)
@@ -133,7 +142,7 @@ def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
     _row("in-process: imports", _seconds(imports))
     _row("in-process: model load (first encode)", _seconds(model_load))
     _row("in-process: index load", f"{_seconds(index_load)}  ({report.sentences} sentences)")
-    _row("in-process: searcher setup", _seconds(searcher_setup))
+    _row("in-process: searcher setup (+ reranker)", _seconds(searcher_setup))
     _row("in-process: language detector load", _seconds(detector_load))
     _row("in-process: first answer", _seconds(first_answer))
     return searcher
@@ -167,13 +176,27 @@ def _questions(path: Path | None, searcher) -> list[str]:
 
 
 def _latency(searcher, questions: list[str], repeats: int) -> None:
-    import numpy as np
-
+    """Percentiles as configured, and for the hybrid alone when a reranker is configured."""
     from bot.language import detect_language
 
     asked = [(q, detect_language(q)) for q in questions]
     for question, lang in asked:  # warm-up: every question once
         searcher.answer(question, language=lang)
+    reranker = searcher.reranker
+    label = f"reranker {'off' if reranker is None else 'on'}"
+    consulted = reranker.consulted if reranker else 0
+    _percentiles(searcher, asked, repeats, f"Searcher.answer, {label}")
+    if reranker is not None:
+        share = (reranker.consulted - consulted) / (len(asked) * repeats)
+        _row("questions the reranker was consulted on", f"{share:.0%}")
+        searcher.reranker = None
+        _percentiles(searcher, asked, repeats, "Searcher.answer, hybrid alone (RERANK_MODEL=off)")
+        searcher.reranker = reranker
+
+
+def _percentiles(searcher, asked: list[tuple[str, str]], repeats: int, label: str) -> None:
+    import numpy as np
+
     times = []
     for _ in range(repeats):
         for question, lang in asked:
@@ -181,7 +204,7 @@ def _latency(searcher, questions: list[str], repeats: int) -> None:
             searcher.answer(question, language=lang)
             times.append((time.perf_counter() - started) * 1000)
     p50, p95, p99 = np.percentile(times, [50, 95, 99])
-    print(f"\nanswer latency (Searcher.answer, {len(questions)} questions x {repeats}, warm)")
+    print(f"\nanswer latency ({label}; {len(asked)} questions x {repeats}, warm)")
     _row("p50", f"{p50:.1f} ms")
     _row("p95", f"{p95:.1f} ms")
     _row("p99", f"{p99:.1f} ms")

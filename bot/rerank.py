@@ -42,6 +42,7 @@ class Reranker:
         self.candidates = candidates
         self.weight = weight
         self.margin = margin
+        self.consulted = 0  # questions the second model has embedded (for the figures)
 
     def hesitates(self, order: list[int], scores: np.ndarray) -> bool:
         """True when the best two hybrid scores are within `margin` of each other."""
@@ -55,6 +56,7 @@ class Reranker:
         if not self.hesitates(order, scores):
             return order
         head, tail = order[: self.candidates], order[self.candidates :]
+        self.consulted += 1
         query = embed_queries(self.model, [question])[0]
         combined = scores[head] + self.weight * (vectors[head] @ query)
         return [head[i] for i in np.argsort(-combined, kind="stable")] + tail
