@@ -18,9 +18,7 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
 COPY pyproject.toml README.md ./
 COPY bot ./bot
-# `--build-arg EXTRAS=[e5]` adds the optional reranker (RERANK_MODEL=e5; x86-64 wheels).
-ARG EXTRAS=""
-RUN pip install ".${EXTRAS}"
+RUN pip install .
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin bot
 # A new named volume starts with the image's contents: the shipped article, owned by the bot.

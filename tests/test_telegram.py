@@ -106,7 +106,8 @@ def buttons(message: dict[str, Any]) -> dict[str, str]:
 def blockquotes(message: dict[str, Any]) -> list[str]:
     """The plain text inside each <blockquote> of a sent HTML message."""
     raw = message["raw_text"]
-    return [html.unescape(q) for q in re.findall(r"<blockquote>(.*?)</blockquote>", raw, re.S)]
+    quotes = re.findall(r"<blockquote>(.*?)</blockquote>", raw, re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", q)) for q in quotes]
 
 
 def sentence(services: Services, fragment: str) -> Sentence:
