@@ -11,11 +11,15 @@ second time: on the question sets in eval/ the second model never changed a firs
 that led by more than 0.05, and skipping it keeps most answers at the hybrid's speed.
 Abstention and which further quotes are shown still follow the hybrid score, so the
 calibration in the README holds with or without it.
+
+A sentence is embedded under the second model the first time it is in a re-ranked head
+(then kept in memory, and on disk by `embed_passages`), so indexing and reindexing cost
+the same with or without a reranker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
@@ -43,20 +47,28 @@ class Reranker:
         self.weight = weight
         self.margin = margin
         self.consulted = 0  # questions the second model has embedded (for the figures)
+        self._vectors: dict[str, np.ndarray] = {}  # sentence text -> its vector
 
     def hesitates(self, order: list[int], scores: np.ndarray) -> bool:
         """True when the best two hybrid scores are within `margin` of each other."""
         return len(order) >= 2 and scores[order[0]] - scores[order[1]] < self.margin
 
-    def reorder(self, question: str, order: list[int], scores: np.ndarray, vectors: np.ndarray):
+    def reorder(self, question: str, order: list[int], scores: np.ndarray, texts: Sequence[str]):
         """`order` (sentence ids, best first by `scores`) with its head re-ranked if close.
 
-        `vectors` are the second model's vectors of all sentences, one row per sentence id.
+        `texts` are the sentences' texts, indexed by sentence id.
         """
         if not self.hesitates(order, scores):
             return order
         head, tail = order[: self.candidates], order[self.candidates :]
         self.consulted += 1
         query = embed_queries(self.model, [question])[0]
-        combined = scores[head] + self.weight * (vectors[head] @ query)
+        combined = scores[head] + self.weight * (self.passages([texts[i] for i in head]) @ query)
         return [head[i] for i in np.argsort(-combined, kind="stable")] + tail
+
+    def passages(self, texts: list[str]) -> np.ndarray:
+        """The second model's vectors of `texts`, embedding only those not seen before."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self.embed_passages(missing), strict=True))
+        return np.stack([self._vectors[t] for t in texts])

@@ -36,7 +36,7 @@ class _Serving:
     windows: np.ndarray  # per sentence: normalized mean of it and its paragraph neighbours
     clause_vectors: np.ndarray
     clause_owner: np.ndarray  # sentence id of each clause vector
-    rerank_vectors: np.ndarray | None  # per sentence, under the reranker's model (if any)
+    texts: list[str]  # sentence texts by id
 
     @property
     def corpus(self) -> Corpus:
@@ -121,11 +121,11 @@ class Searcher:
 
     def _ranked(self, serving: _Serving, question: str, scores: np.ndarray, k: int) -> list[int]:
         """The `k` best sentence ids by score, the head re-ranked if there is a reranker."""
-        reranker, vectors = self.reranker, serving.rerank_vectors
+        reranker = self.reranker
         order = rank(scores, max(k, reranker.candidates) if reranker else k)
         order = [i for i in order if np.isfinite(scores[i])]
-        if reranker is not None and vectors is not None:
-            order = reranker.reorder(question, order, scores, vectors)
+        if reranker is not None:
+            order = reranker.reorder(question, order, scores, serving.texts)
         return order[:k]
 
     def _scores(self, serving: _Serving, question: str) -> np.ndarray:
@@ -172,7 +172,7 @@ class Searcher:
             windows=_windows(corpus, version.vectors),
             clause_vectors=keys[len(vocab) :].reshape(len(pieces), dim),
             clause_owner=np.array([sid for sid, _ in pieces], dtype=np.int64),
-            rerank_vectors=self.reranker.embed_passages(texts) if self.reranker and texts else None,
+            texts=texts,
         )
 
 

@@ -79,35 +79,58 @@ def test_only_the_head_of_the_ranking_is_reordered(settings: Settings, services,
 
 def test_reorder_adds_the_weighted_cosine_to_the_score(e5) -> None:
     texts = ["Der Himmel ist blau.", "Putin besuchte im Juni Pjöngjang.", "Es regnet."]
-    vectors = np.asarray(e5.encode_document(texts, normalize_embeddings=True))
-    reranker = Reranker(e5, lambda batch: vectors, candidates=2, weight=4.0)
+    embed = e5.encode_document
+    reranker = Reranker(e5, embed, candidates=2, weight=4.0)
     scores = np.array([0.50, 0.45, 0.40], dtype=np.float32)  # the hybrid prefers the sky
-    order = reranker.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], scores, vectors)
+    order = reranker.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], scores, texts)
     assert order == [1, 0, 2]  # Putin's visit first; the tail stays where it was
-    weightless = Reranker(e5, lambda batch: vectors, candidates=2, weight=0.0)
-    assert weightless.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], scores, vectors) == [0, 1, 2]
+    weightless = Reranker(e5, embed, candidates=2, weight=0.0)
+    assert weightless.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], scores, texts) == [0, 1, 2]
 
 
 def test_a_clear_leader_is_kept_without_asking_the_second_model(e5) -> None:
     texts = ["Der Himmel ist blau.", "Putin besuchte im Juni Pjöngjang."]
-    vectors = np.asarray(e5.encode_document(texts, normalize_embeddings=True))
     clear = np.array([0.60, 0.45], dtype=np.float32)  # leads by 0.15 > margin
-    # A model that cannot embed anything proves the question is not embedded again.
-    unused = Reranker(None, lambda batch: vectors, candidates=2)
+
+    def nothing_to_embed(batch: list[str]) -> np.ndarray:
+        raise AssertionError(f"embedded {batch}")
+
+    # A model that cannot embed anything proves neither the question nor a sentence is.
+    unused = Reranker(None, nothing_to_embed, candidates=2)
     assert not unused.hesitates([0, 1], clear)
-    assert unused.reorder("Wer besuchte Pjöngjang?", [0, 1], clear, vectors) == [0, 1]
+    assert unused.reorder("Wer besuchte Pjöngjang?", [0, 1], clear, texts) == [0, 1]
     close = np.array([0.50, 0.45], dtype=np.float32)
     assert unused.hesitates([0, 1], close)
-    reranker = Reranker(e5, lambda batch: vectors, candidates=2)
-    assert reranker.reorder("Wer besuchte Pjöngjang?", [0, 1], close, vectors) == [1, 0]
-    assert reranker.reorder("Wer besuchte Pjöngjang?", [0], clear[:1], vectors) == [0]
+    reranker = Reranker(e5, e5.encode_document, candidates=2)
+    assert reranker.reorder("Wer besuchte Pjöngjang?", [0, 1], close, texts) == [1, 0]
+    assert reranker.reorder("Wer besuchte Pjöngjang?", [0], clear[:1], texts) == [0]
 
 
-def test_passage_vectors_are_cached_under_the_reranker(settings: Settings, model) -> None:
-    open_services(settings, model=model)
+def test_sentences_are_embedded_once_when_first_re_ranked(e5) -> None:
+    asked: list[list[str]] = []
+
+    def embed(batch: list[str]) -> np.ndarray:
+        asked.append(batch)
+        return e5.encode_document(batch, normalize_embeddings=True)
+
+    texts = ["Der Himmel ist blau.", "Putin besuchte im Juni Pjöngjang.", "Es regnet."]
+    reranker = Reranker(e5, embed, candidates=2)
+    close = np.array([0.50, 0.45, 0.40], dtype=np.float32)
+    reranker.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], close, texts)
+    reranker.reorder("Wann war Putin dort?", [0, 1, 2], close, texts)
+    reranker.reorder("Regnet es?", [2, 0, 1], np.array([0.5, 0.45, 0.4]), texts[::-1])
+    assert asked == [texts[:2], ["Es regnet."]]  # the head only, each sentence once
+    assert reranker.consulted == 3
+
+
+def test_re_ranked_sentences_are_cached_on_disk(settings: Settings, model) -> None:
+    services = open_services(settings, model=model)
+    for question, _ in CLOSE_CALLS:
+        services.searcher.answer(question)
     with sqlite3.connect(settings.index_dir / "embeddings.sqlite3") as db:
-        rows = db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (E5_MODEL,)).fetchone()
-    assert rows == (11,)
+        (rows,) = db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (E5_MODEL,)).fetchone()
+    assert 5 <= rows <= 11  # at least one head of five, at most every sentence of the seed
+    assert rows == len(services.searcher.reranker._vectors)
 
 
 def test_rerank_model_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
