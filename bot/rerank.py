@@ -9,8 +9,9 @@ re-scores the best `candidates` as
 and they are shown in that order. With a clear winner the question is not embedded a
 second time: on the question sets in eval/ the second model never changed a first quote
 that led by more than 0.05, and skipping it keeps most answers at the hybrid's speed.
-Abstention and which further quotes are shown still follow the hybrid score, so the
-calibration in the README holds with or without it.
+Abstention still follows the hybrid score, so the calibration in the README holds with
+or without it (and when the reranker overrules the hybrid's first choice, the Searcher
+shows that quote alone).
 
 A sentence is embedded under the second model the first time it is in a re-ranked head
 (then kept in memory, and on disk by `embed_passages`), so indexing and reindexing cost

@@ -107,8 +107,11 @@ class Searcher:
         hits = [Hit(i, float(scores[i])) for i in ranked]
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
         # Only genuinely relevant hits are shown (and merged when adjacent); the rest wait
-        # behind "More".
-        strong = hits[:1] + [h for h in hits[1:] if h.score >= top * self.weights.related_ratio]
+        # behind "More". When the reranker overruled the hybrid's first choice, the hybrid
+        # score no longer says which others are related, so the first quote stands alone.
+        overruled = ranked[0] != int(np.argmax(scores))
+        ratio = self.weights.related_ratio
+        strong = hits[:1] + ([] if overruled else [h for h in hits[1:] if h.score >= top * ratio])
         shown = quotes_from_hits(strong, serving.corpus)[:MAX_QUOTES]
         used = {i for q in shown for i in q.sentence_ids}
         more = quotes_from_hits([h for h in hits if h.sentence_id not in used], serving.corpus)

@@ -58,6 +58,20 @@ def test_first_quote_answers_the_question_with_the_reranker(
     assert_quotes_are_exact(answer, searcher.corpus)
 
 
+def test_a_first_quote_chosen_by_the_reranker_stands_alone(settings: Settings, services, model):
+    plain = open_services(settings.model_copy(update={"rerank_model": RERANK_OFF}), model=model)
+    overruled = 0
+    for question, _ in CLOSE_CALLS:
+        answer = services.searcher.answer(question)
+        hybrid_first = plain.searcher.answer(question).quotes[0]
+        if answer.quotes[0].sentence_ids != hybrid_first.sentence_ids:
+            overruled += 1
+            assert len(answer.quotes) == 1, question
+            further = {i for q in answer.more for i in q.sentence_ids}
+            assert set(hybrid_first.sentence_ids) <= further  # one tap away, behind "More"
+    assert overruled >= 2  # the questions above are ones the reranker decides
+
+
 @pytest.mark.parametrize("question", OFF_TOPIC)
 def test_off_topic_questions_are_refused_with_the_reranker(services, question: str) -> None:
     assert services.searcher.answer(question).abstained
