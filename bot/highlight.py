@@ -53,13 +53,15 @@ _COUNT = re.compile(
 
 def answer_span(question: str, text: str) -> Span | None:
     """The (start, end) of the one date or count in `text` that `question` asks for, if any."""
+    when, how_many = _WHEN.search(question), _HOW_MANY.search(question)
+    if not (when or how_many):
+        return None
     dates = [m.span() for m in _DATE.finditer(text)]
-    if _WHEN.search(question):
+    if when:
         return dates[0] if len(dates) == 1 else None
-    if _HOW_MANY.search(question):
-        counts = [m.span() for m in _COUNT.finditer(text) if not _inside(m.span(), dates)]
-        return counts[0] if len(counts) == 1 else None
-    return None
+    # A date's day and year are part of the date, not counts.
+    counts = [m.span() for m in _COUNT.finditer(text) if not _inside(m.span(), dates)]
+    return counts[0] if len(counts) == 1 else None
 
 
 def _inside(span: Span, others: list[Span]) -> bool:
