@@ -176,14 +176,16 @@ _TEXTS: dict[str, dict[str, str]] = {
     "admin_status": {
         "de": (
             "Dokumente ({count}):\n{documents}\n"
-            "Sätze: {sentences}\nModell: {model}\nIndex: {index_type}, Hash {digest}\n"
+            "Sätze: {sentences}\nModell: {model}, Reranker: {reranker}\n"
+            "Index: {index_type}, Hash {digest}\n"
             "Gebaut: {built_at}\nLaufzeit: {uptime}\n"
             "Beantwortete Fragen: {answered}\nEnthaltungsquote: {abstention_rate}\n"
             "Bewertungen: 👍 {up} / 👎 {down}\nLetzter Neuaufbau: {last}"
         ),
         "en": (
             "Documents ({count}):\n{documents}\n"
-            "Sentences: {sentences}\nModel: {model}\nIndex: {index_type}, hash {digest}\n"
+            "Sentences: {sentences}\nModel: {model}, reranker: {reranker}\n"
+            "Index: {index_type}, hash {digest}\n"
             "Built at: {built_at}\nUptime: {uptime}\n"
             "Questions answered: {answered}\nAbstention rate: {abstention_rate}\n"
             "Votes: 👍 {up} / 👎 {down}\nLast reindex: {last}"

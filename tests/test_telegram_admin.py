@@ -104,6 +104,7 @@ async def test_status_shows_documents_index_and_counters(
     assert doc.title in reply["text"] and doc.checksum[:8] in reply["text"]
     assert f"Sentences: {len(services.searcher.corpus.sentences)}" in reply["text"]
     assert manifest.index_sha256[:12] in reply["text"] and manifest.model in reply["text"]
+    assert f"reranker: {services.settings.rerank_model}" in reply["text"]
     assert "Questions answered: 1" in reply["text"] or "Abstention rate: 100%" in reply["text"]
     german = await command(api, "/status", lang="de")
     assert "Sätze:" in german["text"] and "Laufzeit" in german["text"]

@@ -97,6 +97,7 @@ def status_text(rt: Runtime, last: ReindexResult | None, lang: str) -> str:
         documents="\n".join(documents) or "–",
         sentences=len(corpus.sentences),
         model=manifest.model,
+        reranker=rt.services.settings.rerank_model,
         index_type=manifest.index_type,
         digest=manifest.index_sha256[:12],
         built_at=when(manifest.built_at),
