@@ -67,6 +67,11 @@ class Reranker:
         combined = scores[head] + self.weight * (self.passages([texts[i] for i in head]) @ query)
         return [head[i] for i in np.argsort(-combined, kind="stable")] + tail
 
+    def keep_only(self, texts: list[str]) -> None:
+        """Forget the vectors of sentences no longer in the index (after a reindex)."""
+        current = set(texts)
+        self._vectors = {t: v for t, v in self._vectors.items() if t in current}
+
     def passages(self, texts: list[str]) -> np.ndarray:
         """The second model's vectors of `texts`, embedding only those not seen before."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]

@@ -158,6 +158,8 @@ class Searcher:
     def _serve(self, version: IndexVersion) -> _Serving:
         corpus = version.corpus
         texts = [s.text for s in corpus.sentences]
+        if self.reranker is not None:
+            self.reranker.keep_only(texts)
         lexical = LexicalIndex(texts, language=_main_language(corpus))
         vocab, folded, terms = lexical.vocabulary()
         pieces = [(s.id, c) for s in corpus.sentences for c in clauses(s.text)]

@@ -135,6 +135,9 @@ def test_sentences_are_embedded_once_when_first_re_ranked(e5) -> None:
     reranker.reorder("Regnet es?", [2, 0, 1], np.array([0.5, 0.45, 0.4]), texts[::-1])
     assert asked == [texts[:2], ["Es regnet."]]  # the head only, each sentence once
     assert reranker.consulted == 3
+    reranker.keep_only(texts[1:])  # a reindex removed the first sentence
+    reranker.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], close, texts)
+    assert asked[2:] == [["Der Himmel ist blau."]]
 
 
 def test_re_ranked_sentences_are_cached_on_disk(settings: Settings, model) -> None:
