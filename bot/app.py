@@ -49,16 +49,21 @@ def indexer_for(settings: Settings, model: SentenceTransformer) -> Indexer:
     )
 
 
+def reranker_for(settings: Settings, indexer: Indexer) -> Reranker | None:
+    """The configured reranker, its sentence vectors cached beside the index's; None if off."""
+    if settings.rerank_model == RERANK_OFF:
+        return None
+    second = load_model(settings.rerank_model)
+    embed = partial(indexer.embed_cached, model=second, model_name=settings.rerank_model)
+    return Reranker(second, embed)
+
+
 def open_services(settings: Settings, *, model: SentenceTransformer | None = None) -> Services:
     """Load the model (unless given), then load or build the index that matches the settings."""
     started = time.perf_counter()
     model = model or load_model(settings.embedding_model)
     indexer = indexer_for(settings, model)
-    reranker = None
-    if settings.rerank_model != RERANK_OFF:
-        second = load_model(settings.rerank_model)
-        embed = partial(indexer.embed_cached, model=second, model_name=settings.rerank_model)
-        reranker = Reranker(second, embed)
+    reranker = reranker_for(settings, indexer)
     searcher = Searcher(model, indexer.open(), embed=indexer.embed_cached, reranker=reranker)
     # Load the model weights and the language detector now, not on the first question.
     searcher.answer("warm-up", language=detect_language("warm-up"))

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,11 +94,11 @@ def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
         importlib.import_module(name)
     imports = time.perf_counter() - started
 
+    from bot.app import reranker_for
     from bot.embedding import embed_queries, load_model
     from bot.language import detect_language
-    from bot.rerank import Reranker
     from bot.search import Searcher
-    from bot.settings import RERANK_OFF, Settings
+    from bot.settings import Settings
 
     started = time.perf_counter()
     model = load_model(model_name)
@@ -115,12 +114,7 @@ def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
     version = indexer.open()
     index_load = time.perf_counter() - started
     started = time.perf_counter()
-    reranker = None
-    second_name = Settings().rerank_model
-    if second_name != RERANK_OFF:
-        second = load_model(second_name)
-        embed = partial(indexer.embed_cached, model=second, model_name=second_name)
-        reranker = Reranker(second, embed)
+    reranker = reranker_for(Settings(), indexer)
     searcher = Searcher(model, version, embed=indexer.embed_cached, reranker=reranker)
     searcher_setup = time.perf_counter() - started
     started = time.perf_counter()
