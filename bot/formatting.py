@@ -48,8 +48,9 @@ def quote_html(quote: Quote, lang: str, *, max_chars: int = TELEGRAM_LIMIT) -> s
     head = "<blockquote>"
     tail = f"</blockquote>\n— <i>{escape(quote.document)}</i>, {place(quote, lang)}"
     room = max_chars - _units(head) - _units(tail)
-    body = _trim(escape(quote.text), room)
-    if quote.highlight and body == escape(quote.text):  # a trimmed quote is shown unmarked
+    escaped = escape(quote.text)
+    body = _trim(escaped, room)
+    if quote.highlight and body == escaped:  # a trimmed quote is shown unmarked
         start, end = quote.highlight
         marked = f"{escape(quote.text[:start])}<b>{escape(quote.text[start:end])}</b>"
         marked += escape(quote.text[end:])
