@@ -22,7 +22,8 @@ class Quote:
     `sentence` is the 1-based number of the first quoted sentence in its paragraph and
     `last_sentence` of the last one (equal for a single sentence). `highlight` is the
     (start, end) of the part of `text` that answers the question, when one was found
-    (bot/highlight.py).
+    (bot/highlight.py). `page` is the 1-based page of a paginated document (PDF), where
+    `paragraph` counts within the page; None for the others.
     """
 
     text: str
@@ -35,12 +36,15 @@ class Quote:
     score: float
     sentence_ids: tuple[int, ...]
     highlight: tuple[int, int] | None = None
+    page: int | None = None
 
     def to_json(self) -> dict:
         found = {"answer": self.text[slice(*self.highlight)]} if self.highlight else {}
+        page = {"page": self.page} if self.page is not None else {}
         return {
             "text": self.text,
             "document": self.document,
+            **page,
             "paragraph": self.paragraph,
             "sentence": self.sentence,
             "score": round(self.score, 4),
@@ -79,6 +83,7 @@ class Context:
     document: str
     paragraph: int
     sentences: tuple[tuple[str, bool], ...]
+    page: int | None = None
 
 
 def quotes_from_hits(hits: list[Hit], corpus: Corpus) -> list[Quote]:
@@ -101,7 +106,7 @@ def quotes_from_hits(hits: list[Hit], corpus: Corpus) -> list[Quote]:
 
 def _adjacent_run(seed: Sentence, chosen: set[int], corpus: Corpus) -> list[Sentence]:
     """The unbroken run of chosen sentences around `seed` in its paragraph."""
-    para = corpus.paragraph(seed.doc_id, seed.paragraph)
+    para = corpus.paragraph(seed.doc_id, seed.paragraph, seed.page)
     lo = hi = seed.number - 1
     while lo > 0 and para[lo - 1].id in chosen:
         lo -= 1
@@ -122,15 +127,17 @@ def _quote(run: list[Sentence], score: float, corpus: Corpus) -> Quote:
         last_sentence=run[-1].number,
         score=score,
         sentence_ids=tuple(s.id for s in run),
+        page=run[0].page,
     )
 
 
 def context_of(quote: Quote, corpus: Corpus) -> Context:
     """The paragraph around `quote`, with its cited sentences marked."""
-    para = corpus.paragraph(quote.doc_id, quote.paragraph)
+    para = corpus.paragraph(quote.doc_id, quote.paragraph, quote.page)
     cited = set(quote.sentence_ids)
     return Context(
         document=quote.document,
         paragraph=quote.paragraph,
         sentences=tuple((s.text, s.id in cited) for s in para),
+        page=quote.page,
     )

@@ -14,7 +14,8 @@ from bot.splitting import split_document
 class Sentence:
     """One sentence; `paragraph` and `number` are 1-based as shown to users.
 
-    `start`/`end` are character offsets into the document's text.
+    `start`/`end` are character offsets into the document's text. In a paginated document
+    (PDF) `page` is the 1-based page and `paragraph` counts within that page; else None.
     """
 
     id: int
@@ -24,11 +25,12 @@ class Sentence:
     start: int
     end: int
     text: str
+    page: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentInfo:
-    """A document's metadata and text as indexed."""
+    """A document's metadata and text as indexed; `pages` is 0 for unpaginated formats."""
 
     doc_id: str
     title: str
@@ -37,6 +39,8 @@ class DocumentInfo:
     checksum: str
     text: str
     examples: dict[str, list[str]] = field(default_factory=dict)
+    format: str = "txt"
+    pages: int = 0
 
 
 class Corpus:
@@ -46,9 +50,10 @@ class Corpus:
         self.documents = documents
         self.sentences = sentences
         self._by_doc = {d.doc_id: d for d in documents}
-        self._paragraphs: dict[tuple[str, int], list[Sentence]] = defaultdict(list)
+        self._paragraphs: dict[tuple[str, int | None, int], list[Sentence]] = defaultdict(list)
         for sentence in sentences:
-            self._paragraphs[(sentence.doc_id, sentence.paragraph)].append(sentence)
+            key = (sentence.doc_id, sentence.page, sentence.paragraph)
+            self._paragraphs[key].append(sentence)
 
     @classmethod
     def from_documents(cls, documents: Iterable[Document]) -> Corpus:
@@ -64,9 +69,12 @@ class Corpus:
                     doc.checksum,
                     doc.text,
                     doc.examples,
+                    doc.format,
+                    len(doc.page_starts),
                 )
             )
-            for para in split_document(doc.text, language=doc.language):
+            split = split_document(doc.text, language=doc.language, page_starts=doc.page_starts)
+            for para in split:
                 for number, span in enumerate(para.sentences, start=1):
                     sentences.append(
                         Sentence(
@@ -77,6 +85,7 @@ class Corpus:
                             span.start,
                             span.end,
                             span.text,
+                            para.page,
                         )
                     )
         return cls(infos, sentences)
@@ -84,13 +93,13 @@ class Corpus:
     def document(self, doc_id: str) -> DocumentInfo:
         return self._by_doc[doc_id]
 
-    def paragraph(self, doc_id: str, number: int) -> list[Sentence]:
-        """The sentences of one paragraph, in order."""
-        return self._paragraphs.get((doc_id, number), [])
+    def paragraph(self, doc_id: str, number: int, page: int | None = None) -> list[Sentence]:
+        """The sentences of one paragraph (of `page`, in a paginated document), in order."""
+        return self._paragraphs.get((doc_id, page, number), [])
 
     def neighbours(self, sentence: Sentence, width: int = 1) -> list[Sentence]:
         """`sentence` with up to `width` sentences before and after it in its paragraph."""
-        para = self.paragraph(sentence.doc_id, sentence.paragraph)
+        para = self.paragraph(sentence.doc_id, sentence.paragraph, sentence.page)
         i = sentence.number - 1
         return para[max(0, i - width) : i + width + 1]
 
@@ -108,16 +117,17 @@ class Corpus:
         return {
             "documents": [asdict(d) for d in self.documents],
             "sentences": [
-                [s.doc_id, s.paragraph, s.number, s.start, s.end] for s in self.sentences
+                [s.doc_id, s.paragraph, s.number, s.start, s.end, s.page] for s in self.sentences
             ],
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Corpus:
+        """The corpus `to_json` wrote; rows without a page (format 1) are unpaginated."""
         documents = [DocumentInfo(**d) for d in data["documents"]]
         texts = {d.doc_id: d.text for d in documents}
-        sentences = [
-            Sentence(i, doc_id, para, num, start, end, " ".join(texts[doc_id][start:end].split()))
-            for i, (doc_id, para, num, start, end) in enumerate(data["sentences"])
-        ]
+        sentences = []
+        for i, (doc_id, para, num, start, end, *page) in enumerate(data["sentences"]):
+            text = " ".join(texts[doc_id][start:end].split())
+            sentences.append(Sentence(i, doc_id, para, num, start, end, text, *page[:1]))
         return cls(documents, sentences)

@@ -27,16 +27,15 @@ def escape(value: str) -> str:
 
 
 def place(quote: Quote, lang: str) -> str:
-    """Where a quote stands, e.g. "Absatz 2, Satz 1" or "paragraph 2, sentences 1–2"."""
-    if quote.last_sentence != quote.sentence:
-        return text(
-            "place_range",
-            lang,
-            paragraph=quote.paragraph,
-            sentence=quote.sentence,
-            last=quote.last_sentence,
-        )
-    return text("place", lang, paragraph=quote.paragraph, sentence=quote.sentence)
+    """Where a quote stands, e.g. "Absatz 2, Satz 1" or "paragraph 2, sentences 1–2".
+
+    In a paginated document the page comes first: "Seite 3, Absatz 1, Satz 2".
+    """
+    key = "place_range" if quote.last_sentence != quote.sentence else "place"
+    found = text(
+        key, lang, paragraph=quote.paragraph, sentence=quote.sentence, last=quote.last_sentence
+    )
+    return found if quote.page is None else text("place_page", lang, page=quote.page, place=found)
 
 
 def quote_html(quote: Quote, lang: str, *, max_chars: int = TELEGRAM_LIMIT) -> str:
@@ -96,7 +95,8 @@ def abstention_html(lang: str, examples: Sequence[str] = (), *, limit: int = TEL
 
 def context_html(context: Context, lang: str, *, limit: int = TELEGRAM_LIMIT) -> str:
     """A whole paragraph with the quoted sentences in bold."""
-    title = text("context_title", lang, title=context.document, paragraph=context.paragraph)
+    key = "context_title" if context.page is None else "context_title_page"
+    title = text(key, lang, title=context.document, paragraph=context.paragraph, page=context.page)
     head, tail = f"<b>{escape(title)}</b>\n<blockquote>", "</blockquote>"
     room = limit - _units(head) - _units(tail)
     pieces: list[str] = []

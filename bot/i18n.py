@@ -47,6 +47,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Absatz {paragraph}, Sätze {sentence}–{last}",
         "en": "paragraph {paragraph}, sentences {sentence}–{last}",
     },
+    "place_page": {"de": "Seite {page}, {place}", "en": "page {page}, {place}"},
     "translated_note": {
         "de": "Zitiert aus dem Original ({language}).",
         "en": "Quoted from the {language} original.",
@@ -62,6 +63,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     "context_title": {
         "de": "Kontext – {title}, Absatz {paragraph}",
         "en": "Context – {title}, paragraph {paragraph}",
+    },
+    "context_title_page": {
+        "de": "Kontext – {title}, Seite {page}, Absatz {paragraph}",
+        "en": "Context – {title}, page {page}, paragraph {paragraph}",
     },
     "no_more": {"de": "Keine weiteren passenden Stellen.", "en": "No further matching passages."},
     "more_title": {"de": "Weitere Stellen:", "en": "More passages:"},

@@ -65,3 +65,7 @@ def setup_logging(level: str = "INFO", *, secrets: list[str] | None = None) -> N
         "apscheduler",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Their warnings are about quirks they read past; a file that cannot be used gets one
+    # line of ours with the reason.
+    for chatty in ("pypdf", "trafilatura", "htmldate", "courlan"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)

@@ -30,25 +30,30 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class SplitParagraph:
-    """A paragraph (1-based `number`) and its sentences."""
+    """A paragraph (1-based `number`) and its sentences.
+
+    In a paginated document `page` is the 1-based page and `number` counts within it.
+    """
 
     number: int
     span: Span
     sentences: tuple[Span, ...]
+    page: int | None = None
 
 
-def split_paragraphs(text: str) -> list[Span]:
-    """Return the paragraphs of `text`.
+def split_paragraphs(text: str, *, start: int = 0, end: int | None = None) -> list[Span]:
+    """Return the paragraphs of `text[start:end]`, with offsets into `text`.
 
     Paragraphs are separated by blank lines; a text without any blank line has one
     paragraph per line (the usual shape of news copy).
     """
-    separator = _BLANK_LINE if _BLANK_LINE.search(text) else re.compile(r"\n")
+    chunk = text[start:end]
+    separator = _BLANK_LINE if _BLANK_LINE.search(chunk) else re.compile(r"\n")
     spans, pos = [], 0
-    for match in [*separator.finditer(text), None]:
-        end = match.start() if match else len(text)
-        spans.extend(_trimmed(text, pos, end))
-        pos = match.end() if match else len(text)
+    for match in [*separator.finditer(chunk), None]:
+        stop = match.start() if match else len(chunk)
+        spans.extend(_trimmed(text, start + pos, start + stop))
+        pos = match.end() if match else len(chunk)
     return spans
 
 
@@ -75,15 +80,35 @@ def _sentence_bounds(chunk: str, language: str) -> tuple[tuple[int, int], ...]:
     return tuple(_merge_open_quotes(masked, pieces))
 
 
-def split_document(text: str, *, language: str = "de") -> list[SplitParagraph]:
-    """Split `text` into numbered paragraphs, each with its sentences."""
+def split_document(
+    text: str, *, language: str = "de", page_starts: tuple[int, ...] = ()
+) -> list[SplitParagraph]:
+    """Split `text` into numbered paragraphs, each with its sentences.
+
+    With `page_starts` (the offset where each page begins) the text is split page by
+    page, and paragraphs are numbered within their page: "page 2, paragraph 1".
+    """
+    if not page_starts:
+        return _paragraphs(text, 0, len(text), language, None)
+    ends = (*page_starts[1:], len(text))
+    return [
+        paragraph
+        for page, (start, end) in enumerate(zip(page_starts, ends, strict=True), start=1)
+        for paragraph in _paragraphs(text, start, end, language, page)
+    ]
+
+
+def _paragraphs(
+    text: str, start: int, end: int, language: str, page: int | None
+) -> list[SplitParagraph]:
     return [
         SplitParagraph(
             number,
             para,
             tuple(split_sentences(text, language=language, start=para.start, end=para.end)),
+            page,
         )
-        for number, para in enumerate(split_paragraphs(text), start=1)
+        for number, para in enumerate(split_paragraphs(text, start=start, end=end), start=1)
     ]
 
 

@@ -34,7 +34,9 @@ from bot.errors import IndexCorrupt
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: each sentence row carries its page, each document its format and page count. Format 1
+# versions still load (as unpaginated), so /rollback works; on start they are rebuilt.
+FORMAT_VERSION = 2
 INDEX_TYPES = ("flat", "hnsw")
 Progress = Callable[[int, int], None]
 

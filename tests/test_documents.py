@@ -116,8 +116,8 @@ def test_size_limit_is_inclusive() -> None:
         ("a..b.txt", "not a safe file name"),
         ("leer zeichen.txt", "not a safe file name"),
         ("x" * 120 + ".txt", "not a safe file name"),
-        ("x.pdf", "accepted: .txt, .md"),
-        ("notes", "accepted: .txt, .md"),
+        ("x.exe", "accepted: .txt, .md, .pdf, .docx, .html, .htm"),
+        ("notes", "accepted: .txt, .md, .pdf"),
     ],
 )
 def test_unsafe_names_are_rejected(name: str, message: str) -> None:
