@@ -41,6 +41,8 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     report = indexer_for(settings, load_model(settings.embedding_model)).build()
+    for skipped in report.skipped:  # the documents folder holds them, the index does not
+        print(f"skipped: {skipped.message}")
     print(
         f"documents: {report.documents}\nsentences: {report.sentences}\nmodel: {report.model}\n"
         f"embedded: {report.sentences_embedded}\nindex: {report.version}\n"

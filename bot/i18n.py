@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.refusals import REFUSALS
+
 LANGUAGES = ("de", "en")
 
 _TEXTS: dict[str, dict[str, str]] = {
@@ -178,6 +180,10 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Index hash: {digest}"
         ),
     },
+    "admin_skipped": {
+        "de": "Nicht indexiert ({count}):",
+        "en": "Not indexed ({count}):",
+    },
     "admin_status": {
         "de": (
             "Dokumente ({count}):\n{documents}\n"
@@ -210,6 +216,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "failed ({when}): {reason}",
     },
     "admin_docs": {"de": "Dokumente (id – Titel):", "en": "Documents (id – title):"},
+    "admin_docs_details": {
+        "de": "{format}, Sätze: {sentences}",
+        "en": "{format}, sentences: {sentences}",
+    },
+    "admin_docs_details_pages": {
+        "de": "{format}, Seiten: {pages}, Sätze: {sentences}",
+        "en": "{format}, pages: {pages}, sentences: {sentences}",
+    },
     "admin_docs_empty": {
         "de": "Es sind keine Dokumente indexiert.",
         "en": "No documents are indexed.",
@@ -245,40 +259,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Diese Datei nehme ich nicht an: {reason}",
         "en": "I can't accept this file: {reason}",
     },
-    # Why an upload is refused, one text per DocumentError reason (see bot/documents.py).
-    "upload_too_large": {
-        "de": "die Datei hat {size} Bytes, erlaubt sind höchstens {limit}",
-        "en": "the file is {size} bytes; the limit is {limit} bytes",
-    },
-    "upload_binary": {
-        "de": "„{name}“ ist eine Binärdatei, kein Text",
-        "en": "“{name}” is a binary file, not text",
-    },
-    "upload_not_utf8": {
-        "de": "„{name}“ ist kein UTF-8-Text (Byte {byte})",
-        "en": "“{name}” is not UTF-8 text (byte {byte})",
-    },
-    "upload_no_text": {
-        "de": "„{name}“ enthält keinen Text",
-        "en": "“{name}” contains no text",
-    },
-    "upload_control_characters": {
-        "de": "„{name}“ sieht binär aus (voller Steuerzeichen)",
-        "en": "“{name}” looks binary: it is full of control characters",
-    },
-    "upload_unsafe_name": {
-        "de": "„{name}“ ist kein sicherer Dateiname: bitte nur Buchstaben, Ziffern, „.“, „-“ "
-        "und „_“",
-        "en": "“{name}” is not a safe file name: use letters, digits, '.', '-' and '_' only",
-    },
-    "upload_suffix": {
-        "de": "„{name}“ endet auf „{suffix}“; erlaubt sind {accepted}",
-        "en": "“{name}” has the suffix “{suffix}”; accepted: {accepted}",
-    },
-    "upload_not_a_document": {
-        "de": "das ist keine Datei",
-        "en": "that is not a file",
-    },
     "admin_rolled_back": {
         "de": "Zurückgesetzt. Jetzt in Betrieb: Version {version}, Hash {digest}",
         "en": "Rolled back. Now serving version {version}, hash {digest}",
@@ -300,6 +280,9 @@ _TEXTS: dict[str, dict[str, str]] = {
     "language_de": {"de": "Deutsch", "en": "German"},
     "language_en": {"de": "Englisch", "en": "English"},
 }
+
+
+_TEXTS.update(REFUSALS)
 
 
 def text(key: str, lang: str, **values: object) -> str:

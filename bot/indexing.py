@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from bot.corpus import Corpus
-from bot.documents import Document, ensure_documents_dir, load_documents
+from bot.documents import Document, Skipped, ensure_documents_dir, read_documents
 from bot.embedding import embed_documents
 from bot.errors import IndexCorrupt
 from bot.language import detect_language
@@ -25,7 +25,10 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 @dataclass(frozen=True, slots=True)
 class BuildReport:
-    """What a build changed compared with the version that served before it."""
+    """What a build changed compared with the version that served before it.
+
+    `skipped` lists the files in the documents folder that could not be used, and why.
+    """
 
     version: str
     model: str
@@ -41,6 +44,7 @@ class BuildReport:
     sentences_embedded: int
     seconds: float
     index_sha256: str
+    skipped: tuple[Skipped, ...] = ()
 
 
 class Indexer:
@@ -85,13 +89,18 @@ class Indexer:
         return vectors
 
     def documents(self) -> list[Document]:
+        """The usable documents in the documents folder (created with the seed if missing)."""
+        return self.read()[0]
+
+    def read(self) -> tuple[list[Document], list[Skipped]]:
+        """The usable documents, and the files skipped with their reasons (each is logged)."""
         ensure_documents_dir(self.documents_dir)
-        return load_documents(self.documents_dir, language_of=detect_language)
+        return read_documents(self.documents_dir, language_of=detect_language)
 
     def open(self) -> IndexVersion:
         """Load the current version if it matches the settings and documents, else rebuild."""
         self.store.prepare()
-        documents = self.documents()
+        documents, skipped = self.read()
         checksums = {d.doc_id: d.checksum for d in documents}
         try:
             version = self.store.load()
@@ -105,23 +114,26 @@ class Indexer:
                 logger.info("loaded index %s", version.manifest.version)
                 return version
             logger.info("rebuilding the index: %s", why)
-        self.build(documents)
+        self.build(documents, skipped=skipped)
         return self.store.load()
 
     def build(
         self,
         documents: list[Document] | None = None,
         *,
+        skipped: Sequence[Skipped] = (),
         progress: Progress | None = None,
         activate: bool = True,
     ) -> BuildReport:
         """Embed (only what the cache lacks), write and verify a new version.
 
-        The new version becomes CURRENT unless `activate` is False; then the caller
-        activates it once it is ready to serve it.
+        Without `documents` the documents folder is read (and `skipped` found there). The
+        new version becomes CURRENT unless `activate` is False; then the caller activates
+        it once it is ready to serve it.
         """
         started = time.perf_counter()
-        documents = self.documents() if documents is None else documents
+        if documents is None:
+            documents, skipped = self.read()
         if progress:
             progress("split", 0, len(documents))
         corpus = Corpus.from_documents(documents)
@@ -158,7 +170,7 @@ class Indexer:
             embedded,
             seconds,
         )
-        return _report(
+        report = _report(
             before,
             corpus,
             manifest.version,
@@ -167,6 +179,7 @@ class Indexer:
             time.perf_counter() - started,
             manifest.index_sha256,
         )
+        return replace(report, skipped=tuple(skipped))
 
     def _serving_corpus(self) -> Corpus | None:
         try:

@@ -42,7 +42,21 @@ def outcome_text(work: asyncio.Future[BuildReport], lang: str) -> str:
 
 
 def report_text(report: BuildReport, lang: str) -> str:
-    """What a reindex changed (plain text)."""
+    """What a reindex changed, and which files it skipped and why (plain text)."""
+    skipped = [f"• {reason_text(s.reason, s.values, s.message, lang)}" for s in report.skipped]
+    heading = [text("admin_skipped", lang, count=len(skipped))] if skipped else []
+    return "\n".join([_changes_text(report, lang), *heading, *skipped])
+
+
+def reason_text(reason: str, values: dict[str, object], message: str, lang: str) -> str:
+    """A refusal's reason in `lang`, or its English `message` if it has no text of its own."""
+    try:
+        return text(f"upload_{reason}", lang, **values)
+    except (KeyError, ValueError, IndexError):  # no such text, or it needs other values
+        return message
+
+
+def _changes_text(report: BuildReport, lang: str) -> str:
     return text(
         "admin_report",
         lang,
@@ -63,11 +77,18 @@ def report_text(report: BuildReport, lang: str) -> str:
 
 
 def docs_text(rt: Runtime, lang: str) -> str:
-    """The indexed documents, one line each: id – title (HTML)."""
-    documents = rt.services.searcher.corpus.documents
-    if not documents:
+    """The indexed documents, one line each: id – title (format, pages, sentences) (HTML)."""
+    corpus = rt.services.searcher.corpus
+    if not corpus.documents:
         return escape(text("admin_docs_empty", lang))
-    lines = [f"<code>{escape(d.doc_id)}</code> – {escape(d.title)}" for d in documents]
+    per_doc = Counter(s.doc_id for s in corpus.sentences)
+    lines = []
+    for d in corpus.documents:
+        key = "admin_docs_details_pages" if d.pages else "admin_docs_details"
+        details = text(
+            key, lang, format=d.format.upper(), pages=d.pages, sentences=per_doc[d.doc_id]
+        )
+        lines.append(f"<code>{escape(d.doc_id)}</code> – {escape(d.title)} ({escape(details)})")
     return "\n".join([escape(text("admin_docs", lang)), *lines])
 
 
