@@ -12,6 +12,7 @@ serving index still quotes.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.app import Services
-from bot.documents import SUFFIXES, Document, document_id, parse_document
+from bot.documents import META_SUFFIX, SUFFIXES, Document, document_id, parse_document
 from bot.errors import DocumentError
 from bot.indexing import BuildReport
 
@@ -112,21 +113,23 @@ class Admin:
         """True if a document with this file name's id is stored already."""
         return self._path_of(document_id(name)) is not None
 
-    def save_document(self, name: str, data: bytes) -> Path:
-        """Validate and store an uploaded document atomically (replacing one of the same name)."""
+    def save_document(self, name: str, data: bytes, *, meta: dict | None = None) -> Path:
+        """Validate and store an uploaded document atomically (replacing one of the same name).
+
+        `meta` (such as the address a page came from) is merged into its `.meta.json`.
+        """
         self.check_upload(name, data)
         folder = self.services.settings.documents_dir
         folder.mkdir(parents=True, exist_ok=True)
-        existing = self._path_of(document_id(name))
+        doc_id = document_id(name)
+        existing = self._path_of(doc_id)
         target = folder / name
-        tmp = folder / f".{name}.upload"
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        if meta:
+            sidecar = folder / f"{doc_id}{META_SUFFIX}"
+            _write_atomically(sidecar, json.dumps(_read_meta(sidecar) | meta, indent=2).encode())
+        _write_atomically(target, data)
         if existing is not None and existing != target:
-            existing.unlink()  # same id with the other suffix (.txt vs .md)
+            existing.unlink()  # same id with another suffix (.txt vs .pdf)
         return target
 
     def remove_document(self, doc_id: str) -> bool:
@@ -157,6 +160,24 @@ class Admin:
             if path.is_file():
                 return path
         return None
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    tmp = target.with_name(f".{target.name}.upload")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
+def _read_meta(path: Path) -> dict:
+    """The metadata already stored for a document (none if missing or unreadable)."""
+    try:
+        found = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _put_back(removed: list[Path]) -> None:

@@ -14,5 +14,18 @@ class DocumentError(ValueError):
         self.values = values
 
 
+class FetchError(ValueError):
+    """A web address cannot be added: refused, unreachable, too slow, too large or not a page.
+
+    Like DocumentError, `reason` names the refusal (worded as the i18n text `url_<reason>`)
+    and `values` fill that text in; str() is the English sentence.
+    """
+
+    def __init__(self, message: str, reason: str, **values: object) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.values = values
+
+
 class IndexCorrupt(RuntimeError):
     """An index version on disk is unreadable or does not match its manifest."""

@@ -129,6 +129,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     "cmd_status": {"de": "Index, Zähler und Laufzeit", "en": "Index, counters and uptime"},
     "cmd_reindex": {"de": "Den Index neu aufbauen", "en": "Rebuild the index"},
     "cmd_docs": {"de": "Die indexierten Dokumente", "en": "The indexed documents"},
+    "cmd_add": {
+        "de": "Eine Webseite hinzufügen: /add <Adresse>",
+        "en": "Add a web page: /add <address>",
+    },
     "cmd_remove": {
         "de": "Ein Dokument entfernen: /remove <id>",
         "en": "Remove a document: /remove <id>",
@@ -255,6 +259,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Removing the document “{doc_id}”: it leaves the index with the reindex starting now (if that fails, it stays).",
     },
     "admin_saved": {"de": "„{name}“ gespeichert.", "en": "Saved “{name}”."},
+    "admin_add_usage": {
+        "de": "So fügst du eine Webseite hinzu: /add https://…",
+        "en": "Usage: /add https://…",
+    },
+    "admin_add_refused": {
+        "de": "Diese Seite füge ich nicht hinzu: {reason}",
+        "en": "I can't add this page: {reason}",
+    },
     "admin_upload_refused": {
         "de": "Diese Datei nehme ich nicht an: {reason}",
         "en": "I can't accept this file: {reason}",

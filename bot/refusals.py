@@ -76,4 +76,40 @@ REFUSALS: dict[str, dict[str, str]] = {
         "de": "„{name}“ lässt sich nicht lesen ({detail})",
         "en": "“{name}” cannot be read ({detail})",
     },
+    "url_scheme": {
+        "de": "„{url}“ ist keine http- oder https-Adresse",
+        "en": "“{url}” is not an http or https address",
+    },
+    "url_unresolvable": {
+        "de": "den Rechner „{host}“ gibt es nicht (DNS)",
+        "en": "the host “{host}” cannot be resolved",
+    },
+    "url_blocked": {
+        "de": "„{host}“ liegt unter {address}, einer privaten, lokalen oder reservierten Adresse; solche Adressen rufe ich nicht ab",
+        "en": "“{host}” is at {address}, a private, loopback, link-local or reserved address; I don't fetch those",
+    },
+    "url_status": {
+        "de": "der Server antwortete mit {status}",
+        "en": "the server answered {status}",
+    },
+    "url_type": {
+        "de": "die Adresse liefert „{content_type}“, keine Webseite und kein Dokument",
+        "en": "the address gives “{content_type}”, not a web page or document",
+    },
+    "url_too_large": {
+        "de": "die Seite ist größer als {limit:,} Bytes",
+        "en": "the page is larger than {limit:,} bytes",
+    },
+    "url_timeout": {
+        "de": "die Seite kam nicht innerhalb von {seconds} s",
+        "en": "the page did not arrive within {seconds} s",
+    },
+    "url_redirects": {
+        "de": "mehr als {limit} Weiterleitungen",
+        "en": "more than {limit} redirects",
+    },
+    "url_failed": {
+        "de": "Abruf fehlgeschlagen ({detail})",
+        "en": "fetching it failed ({detail})",
+    },
 }

@@ -48,7 +48,11 @@ class Settings(BaseSettings):
 
     rate_limit: str = "20/minute"
     max_question_chars: int = Field(default=500, ge=10)
-    max_upload_bytes: int = Field(default=2_000_000, ge=1)
+    # Uploads and pages fetched by /add; 20 MB is also what Telegram lets bots download.
+    max_upload_bytes: int = Field(default=20_000_000, ge=1)
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0)
+    # /add may fetch from private, loopback and link-local addresses (an intranet, tests).
+    allow_private_urls: bool = False
     followup_seconds: int = Field(default=300, ge=0)
 
     @field_validator("admin_user_ids", mode="before")

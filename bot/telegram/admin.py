@@ -20,6 +20,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.admin import Admin, DocumentError
+from bot.errors import FetchError
 from bot.formatting import escape
 from bot.i18n import text
 from bot.telegram.admin_texts import (
@@ -27,6 +28,7 @@ from bot.telegram.admin_texts import (
     feedback_text,
     outcome_text,
     progress_text,
+    reason_text,
     status_text,
     unanswered_text,
 )
@@ -41,12 +43,23 @@ CALLBACK_PATTERN = r"^adm\|"
 EDIT_INTERVAL = 1.0  # seconds between two edits of a progress message
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An action awaiting Yes/No: remove the document `name`, or store `data` as `name`
+    (with `meta` merged into its metadata)."""
+
+    kind: str  # "remove" or "replace"
+    name: str
+    data: bytes = b""
+    meta: dict | None = None
+
+
 @dataclass
 class AdminState:
     """The Admin object, confirmations awaiting a tap and whether a reindex is under way."""
 
     admin: Admin
-    pending: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
+    pending: dict[str, Pending] = field(default_factory=dict)
     reindexing: bool = False
 
 
@@ -245,12 +258,12 @@ def removal_question(
     known = {d.doc_id for d in runtime(context).services.searcher.corpus.documents}
     if doc_id not in known:
         return escape(text("admin_no_such_document", lang, doc_id=doc_id)), None
-    keyboard = confirm_keyboard(context, ("remove", doc_id, b""), lang)
+    keyboard = confirm_keyboard(context, Pending("remove", doc_id), lang)
     return escape(text("admin_confirm_remove", lang, doc_id=doc_id)), keyboard
 
 
 def confirm_keyboard(
-    context: ContextTypes.DEFAULT_TYPE, action: tuple[str, str, bytes], lang: str
+    context: ContextTypes.DEFAULT_TYPE, action: Pending, lang: str
 ) -> InlineKeyboardMarkup:
     """Yes/No buttons for an action kept until one of them is tapped."""
     token = secrets.token_hex(4)
@@ -287,30 +300,39 @@ async def checked_upload(context: ContextTypes.DEFAULT_TYPE, message: Message) -
     return name, data
 
 
-def refusal(error: DocumentError, lang: str) -> str:
-    """Why an upload is refused, in the admin's language when the error names its reason."""
-    reason = text(f"upload_{error.reason}", lang, **error.values) if error.reason else str(error)
-    return text("admin_upload_refused", lang, reason=reason)
+def refusal(
+    error: DocumentError | FetchError, lang: str, *, key: str = "admin_upload_refused"
+) -> str:
+    """Why a file or page is refused, in the admin's language when the error names its reason."""
+    prefix = "url_" if isinstance(error, FetchError) else "upload_"
+    reason = reason_text(error.reason, error.values, str(error), lang, prefix=prefix)
+    return text(key, lang, reason=reason)
 
 
 async def store_upload(
-    context: ContextTypes.DEFAULT_TYPE, message: Message, name: str, data: bytes, lang: str
+    context: ContextTypes.DEFAULT_TYPE,
+    message: Message,
+    name: str,
+    data: bytes,
+    lang: str,
+    *,
+    meta: dict | None = None,
 ) -> None:
     """Save a checked upload and reindex, or first ask whether to replace the stored one."""
-    state = admin_state(context)
+    state, action = admin_state(context), Pending("replace", name, data, meta)
     if await asyncio.to_thread(state.admin.exists, name):
-        keyboard = confirm_keyboard(context, ("replace", name, data), lang)
+        keyboard = confirm_keyboard(context, action, lang)
         await message.reply_text(
             escape(text("admin_confirm_replace", lang, name=name)), reply_markup=keyboard
         )
         return
-    await carry_out(context, message, ("replace", name, data), True, lang)
+    await carry_out(context, message, action, True, lang)
 
 
 async def carry_out(
     context: ContextTypes.DEFAULT_TYPE,
     message: Message,
-    action: tuple[str, str, bytes],
+    action: Pending,
     confirmed: bool,
     lang: str,
 ) -> None:
@@ -321,14 +343,13 @@ async def carry_out(
     if not confirmed:
         await message.reply_text(escape(text("admin_cancelled", lang)))
         return
-    kind, name, data = action
-    admin = admin_state(context).admin
-    if kind == "remove":
+    admin, name = admin_state(context).admin, action.name
+    if action.kind == "remove":
         await asyncio.to_thread(admin.remove_document, name)
         done = text("admin_removed", lang, doc_id=name)
     else:
         try:
-            await asyncio.to_thread(admin.save_document, name, data)
+            await asyncio.to_thread(admin.save_document, name, action.data, meta=action.meta)
         except DocumentError as exc:
             await message.reply_text(escape(refusal(exc, lang)))
             return

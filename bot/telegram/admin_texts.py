@@ -48,10 +48,13 @@ def report_text(report: BuildReport, lang: str) -> str:
     return "\n".join([_changes_text(report, lang), *heading, *skipped])
 
 
-def reason_text(reason: str, values: dict[str, object], message: str, lang: str) -> str:
-    """A refusal's reason in `lang`, or its English `message` if it has no text of its own."""
+def reason_text(
+    reason: str, values: dict[str, object], message: str, lang: str, *, prefix: str = "upload_"
+) -> str:
+    """A refusal's reason in `lang` (the text `<prefix><reason>`), or its English `message`
+    if it has no text of its own."""
     try:
-        return text(f"upload_{reason}", lang, **values)
+        return text(f"{prefix}{reason}", lang, **values)
     except (KeyError, ValueError, IndexError):  # no such text, or it needs other values
         return message
 

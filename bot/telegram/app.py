@@ -43,7 +43,7 @@ from bot import metrics
 from bot.i18n import text
 from bot.settings import Settings
 from bot.state import StateStore
-from bot.telegram import admin, groups, handlers, inline, web
+from bot.telegram import add, admin, groups, handlers, inline, web
 from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, AnswerCache, kind_is
 from bot.telegram.limits import QuestionLimiter
 from bot.telegram.updates import SkippingUpdatesRequest
@@ -63,6 +63,7 @@ ADMIN_COMMANDS = (
     "status",
     "reindex",
     "docs",
+    "add",
     "remove",
     "rollback",
     "feedback",
@@ -143,6 +144,7 @@ def build_application(settings: Settings, *, services: Services | None = None) -
             CommandHandler("status", admin.status, filters=new & private),
             CommandHandler("reindex", admin.reindex, filters=new & private),
             CommandHandler("docs", admin.docs, filters=new & private),
+            CommandHandler("add", add.add, filters=new & private),
             CommandHandler("remove", admin.remove, filters=new & private),
             CommandHandler("rollback", admin.rollback, filters=new & private),
             CommandHandler("feedback", admin.feedback, filters=new & private),
