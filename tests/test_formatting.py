@@ -30,6 +30,7 @@ def make_quote(
     last: int | None = None,
     score: float = 0.8,
     highlight: tuple[int, int] | None = None,
+    page: int | None = None,
 ) -> Quote:
     last = sentence if last is None else last
     return Quote(
@@ -43,6 +44,7 @@ def make_quote(
         score,
         tuple(range(sentence, last + 1)),
         highlight,
+        page,
     )
 
 
@@ -212,6 +214,27 @@ def test_context_marks_cited_sentences_in_bold() -> None:
         "<blockquote>Erster &amp; &lt;Satz&gt;. <b>Zweiter Satz.</b> Dritter Satz.</blockquote>"
     )
     assert context_html(context, "en").startswith(f"<b>Context – {TITLE}, paragraph 5</b>")
+
+
+def test_paginated_places_name_the_page_first() -> None:
+    quote = make_quote(page=2, paragraph=1, sentence=2)
+    assert place(quote, "de") == "Seite 2, Absatz 1, Satz 2"
+    assert place(quote, "en") == "page 2, paragraph 1, sentence 2"
+    assert place(make_quote(page=7, paragraph=3, sentence=1, last=2), "en") == (
+        "page 7, paragraph 3, sentences 1–2"
+    )
+    assert answer_text(answer_of(quote), "de").endswith(f"— {TITLE}, Seite 2, Absatz 1, Satz 2")
+    context = Context(TITLE, 1, (("Ein Satz.", True),), page=2)
+    assert context_html(context, "de").startswith(f"<b>Kontext – {TITLE}, Seite 2, Absatz 1</b>")
+    assert context_html(context, "en").startswith(f"<b>Context – {TITLE}, page 2, paragraph 1</b>")
+
+
+def test_quote_json_has_a_page_only_in_paginated_documents() -> None:
+    assert list(make_quote(page=3).to_json()) == [
+        "text", "document", "page", "paragraph", "sentence", "score"
+    ]  # fmt: skip
+    assert make_quote(page=3).to_json()["page"] == 3
+    assert "page" not in make_quote().to_json()
 
 
 def test_long_context_fits_with_balanced_tags() -> None:

@@ -218,3 +218,18 @@ def test_old_mac_line_ends() -> None:
 
 def test_blank_text_has_no_paragraphs() -> None:
     assert split_document("  \n\n \t\n") == []
+
+
+def test_pages_number_their_paragraphs_from_one() -> None:
+    text = "Der Hafen ist alt. Er liegt im Norden.\n\nDie Boote sind klein.\n\n"
+    text += "Der Turm ist grün.\n\nEr hat 212 Stufen. Oben weht Wind."
+    third = text.index("Der Turm")
+    split = split_document(text, page_starts=(0, third, third))  # page 2 has no text
+    assert [(p.page, p.number, [s.text for s in p.sentences]) for p in split] == [
+        (1, 1, ["Der Hafen ist alt.", "Er liegt im Norden."]),
+        (1, 2, ["Die Boote sind klein."]),
+        (3, 1, ["Der Turm ist grün."]),
+        (3, 2, ["Er hat 212 Stufen.", "Oben weht Wind."]),
+    ]
+    assert all(text[s.start : s.end] == s.text for p in split for s in p.sentences)
+    assert {p.page for p in split_document(text)} == {None}
