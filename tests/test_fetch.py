@@ -2,89 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
-from samples import html_page, pdf_file
+from website import BODY_LIMIT, PAGE, Site, local_site
 
 from bot.errors import FetchError
 from bot.fetch import fetch, page_name, parse_url, public
 
-PAGE = html_page(["Der Zorblax-Leuchtturm wurde 1923 grün gestrichen. Er steht am Hafen."])
-LIMIT = 100_000
-
-
-@dataclass
-class Site:
-    """A local web server and the paths it was asked for."""
-
-    port: int
-    paths: list[str] = field(default_factory=list)
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+LIMIT = BODY_LIMIT
 
 
 @pytest_asyncio.fixture
 async def site() -> AsyncIterator[Site]:
-    """A web server on 127.0.0.1 with a page, redirects, a slow, a huge and a broken answer."""
-    found = Site(0)
-
-    async def page(request: web.Request) -> web.Response:
-        return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
-
-    async def pdf(request: web.Request) -> web.Response:
-        return web.Response(body=pdf_file([["Ein PDF im Netz."]]), content_type="application/pdf")
-
-    async def redirect(request: web.Request) -> web.Response:
-        target = request.query.get("to", "/article")
-        raise web.HTTPFound(target.replace("PORT", str(found.port)))
-
-    async def endless(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/html"})
-        await response.prepare(request)  # chunked: no Content-Length to go by
-        for _ in range(50):
-            await response.write(b"<p>" + b"x" * 65_536 + b"</p>")
-        return response
-
-    async def declared(request: web.Request) -> web.Response:
-        return web.Response(body=b"x" * (LIMIT + 1), content_type="text/html")
-
-    async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(3)
-        return await page(request)
-
-    async def image(request: web.Request) -> web.Response:
-        return web.Response(body=b"\x89PNG\r\n", content_type="image/png")
-
-    @web.middleware
-    async def record(request: web.Request, handler):  # noqa: ANN001, ANN202
-        found.paths.append(request.path_qs)
-        return await handler(request)
-
-    app = web.Application(middlewares=[record])
-    app.router.add_get("/article", page)
-    app.router.add_get("/report.pdf", pdf)
-    app.router.add_get("/redirect", redirect)
-    app.router.add_get("/endless", endless)
-    app.router.add_get("/declared", declared)
-    app.router.add_get("/slow", slow)
-    app.router.add_get("/image", image)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    server = web.TCPSite(runner, "127.0.0.1", 0)
-    await server.start()
-    found.port = server._server.sockets[0].getsockname()[1]
-    try:
-        yield found
-    finally:
-        await runner.cleanup()
+    async with local_site() as running:
+        yield running
 
 
 async def get(url: str, **options: object):  # noqa: ANN201

@@ -284,7 +284,17 @@ async def test_feedback_and_unanswered_list_questions(
 
 
 @pytest.mark.parametrize(
-    "line", ["/status", "/reindex", "/docs", "/remove x", "/rollback", "/feedback", "/unanswered"]
+    "line",
+    [
+        "/status",
+        "/reindex",
+        "/docs",
+        "/add http://127.0.0.1:9/never-fetched",
+        "/remove x",
+        "/rollback",
+        "/feedback",
+        "/unanswered",
+    ],
 )
 async def test_non_admin_commands_are_refused_and_logged(
     api: FakeBotAPI,
