@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from samples import docx_file, html_page, pdf_file, scanned_pdf
+from test_formats import ARTICLE, LIGHTHOUSE
 
 import bot.__main__
 import bot.app
@@ -21,7 +24,8 @@ from bot.corpus import Corpus
 from bot.documents import load_document
 from bot.settings import Settings
 
-SEED_TEXT = Path(__file__).resolve().parents[1] / "bot" / "seed" / "nordkorea-soldaten-ukraine.txt"
+ROOT = Path(__file__).resolve().parents[1]
+SEED_TEXT = ROOT / "bot" / "seed" / "nordkorea-soldaten-ukraine.txt"
 TITLE = "Nordkoreanische Soldaten in der Ukraine"
 ON_TOPIC = "Wo starben sechs nordkoreanische Offiziere?"
 OFF_TOPIC = "How tall is the Eiffel Tower?"
@@ -29,10 +33,15 @@ TIMEOUT = 180
 
 
 def run(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
-    """`python -m <args>` in `cwd`, with the environment the autouse fixture prepared."""
+    """`python -m <args>` in `cwd`, with the environment the autouse fixture prepared.
+
+    This checkout's `bot` comes first on the path, whichever one the virtualenv installed.
+    """
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     return subprocess.run(
         [sys.executable, "-m", *args],
         cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path},
         input=stdin,
         text=True,
         capture_output=True,
@@ -60,6 +69,44 @@ def test_index_prints_what_it_built(tmp_path: Path) -> None:
     current = (tmp_path / "index" / "CURRENT").read_text("utf-8").strip()
     assert f"index: {current}" in lines
     assert (tmp_path / "index" / "versions" / current / "index.faiss").is_file()
+
+
+def test_a_folder_of_real_documents_is_indexed_and_cited_by_page(tmp_path: Path) -> None:
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "bericht.pdf").write_bytes(pdf_file(LIGHTHOUSE, title="Der grüne Riese"))
+    (folder / "hafen.docx").write_bytes(docx_file(["# Der Hafen", "Im Hafen liegen zwölf Boote."]))
+    (folder / "seite.html").write_bytes(html_page(ARTICLE))
+    (folder / "notiz.md").write_text("# Notiz\n\nDie Notiz ist kurz.", "utf-8")
+    (folder / "scan.pdf").write_bytes(scanned_pdf())
+    (folder / "kaputt.pdf").write_bytes(b"%PDF-1.7\nkaputt")
+    before = sorted(p.name for p in folder.iterdir())
+
+    indexed = run("bot", "index", cwd=tmp_path)
+    assert_clean_exit(indexed)
+    lines = indexed.stdout.splitlines()
+    assert lines[:2] == [
+        "skipped: kaputt.pdf is not a readable PDF (PdfStreamError: Stream has ended unexpectedly)",
+        "skipped: scan.pdf has no text layer (scanned?)",
+    ]
+    assert "documents: 4" in lines
+    assert "skipping document scan.pdf: scan.pdf has no text layer (scanned?)" in indexed.stderr
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written there
+
+    asked = run(
+        "bot", "ask", "--json", "Wer strich den Leuchtturm im Jahr 1923 grün?",
+        "Wie viele Boote liegen im Hafen?", cwd=tmp_path,
+    )  # fmt: skip
+    assert_clean_exit(asked)
+    painted, boats = (json.loads(line) for line in asked.stdout.splitlines())
+    first = painted["quotes"][0]
+    assert set(first) == {"text", "document", "page", "paragraph", "sentence", "score"}
+    assert (first["text"], first["document"], first["page"], first["paragraph"]) == (
+        "Im Jahr 1923 strich Mira Kettlewell den Leuchtturm grün.", "Der grüne Riese", 2, 1
+    )  # fmt: skip
+    assert first["sentence"] == 1
+    assert boats["quotes"][0]["text"] == "Im Hafen liegen zwölf Boote."
+    assert "page" not in boats["quotes"][0]  # a Word file has no pages
 
 
 def assert_answers(lines: list[str]) -> None:
