@@ -11,6 +11,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from samples import pdf_file
+from test_formats import LIGHTHOUSE
 
 import bot.indexing
 import bot.store
@@ -82,6 +84,47 @@ def test_persistence_round_trip(
     assert reopened.manifest == built.manifest
     assert f"loaded index {report.version}" in messages(caplog)
     assert "rebuilding" not in messages(caplog)
+
+
+def test_pages_survive_the_round_trip(settings: Settings, model) -> None:
+    (settings.documents_dir / "bericht.pdf").write_bytes(pdf_file(LIGHTHOUSE))
+    indexer = make_indexer(settings, model)
+    indexer.build()
+    fresh = IndexStore(settings.index_dir).load().corpus
+    in_memory = Corpus.from_documents(indexer.documents())
+    assert fresh.sentences == in_memory.sentences and fresh.documents == in_memory.documents
+    info = fresh.document("bericht")
+    assert (info.format, info.pages) == ("pdf", 3)
+    assert fresh.document(DOC_ID).format == "txt" and fresh.document(DOC_ID).pages == 0
+    stairs = next(s for s in fresh.sentences if "212 Stufen" in s.text)
+    assert (stairs.page, stairs.paragraph, stairs.number) == (2, 2, 1)
+    assert fresh.paragraph("bericht", 2, page=2) == [stairs]
+    assert {s.page for s in fresh.sentences if s.doc_id == DOC_ID} == {None}
+
+
+def test_a_version_of_the_first_format_still_loads_and_is_rebuilt(
+    settings: Settings, model, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = IndexStore(settings.index_dir)
+    folder = store.versions / store.current_id()
+    corpus = json.loads((folder / "corpus.json").read_text("utf-8"))
+    corpus["sentences"] = [row[:5] for row in corpus["sentences"]]  # no page
+    for doc in corpus["documents"]:
+        del doc["format"], doc["pages"]
+    (folder / "corpus.json").write_text(json.dumps(corpus), "utf-8")
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"format_version": 1}), "utf-8")
+
+    old = store.load()  # still readable, e.g. for /rollback
+    assert old.manifest.format_version == 1 and len(old.corpus.sentences) == 11
+    assert {(s.page, old.corpus.document(s.doc_id).format) for s in old.corpus.sentences} == {
+        (None, "txt")
+    }
+    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+        reopened = make_indexer(settings, model).open()
+    assert f"rebuilding the index: index format 1 != {FORMAT_VERSION}" in messages(caplog)
+    assert reopened.manifest.format_version == FORMAT_VERSION == 2
+    assert reopened.corpus.sentences == old.corpus.sentences
 
 
 def test_manifest_fields(settings: Settings, model) -> None:
