@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from samples import pdf_file
 
 from bot.admin import Admin, ReindexRunning
 from bot.app import Services, open_services
@@ -161,7 +163,8 @@ def test_rollback_serves_the_previous_version(services: Services) -> None:
         ("huge.txt", b"a" * (50 * 1024 * 1024), "limit"),
         ("../../etc/passwd.txt", b"root:x:0:0", "not a safe file name"),
         ("latin1.txt", "Grüße aus Köln".encode("latin-1"), "not UTF-8"),
-        ("slides.pdf", b"%PDF-1.4", "suffix"),
+        ("slides.pdf", b"%PDF-1.4", "not a readable PDF"),
+        ("slides.pptx", b"PK\x03\x04", "suffix"),
     ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_written(
@@ -173,6 +176,20 @@ def test_bad_uploads_are_refused_and_nothing_is_written(
     with pytest.raises(DocumentError, match=reason):
         admin.save_document(name, data)
     assert _count_files(folder) == before
+
+
+def test_metadata_is_merged_and_another_suffix_replaced(services: Services) -> None:
+    admin, folder = Admin(services), services.settings.documents_dir
+    (folder / "strassenbahn.meta.json").write_text('{"title": "Die Linie"}', "utf-8")
+    admin.save_document("strassenbahn.txt", NEW_DOC.encode(), meta={"url": "https://x.org/a"})
+    meta = json.loads((folder / "strassenbahn.meta.json").read_text("utf-8"))
+    assert meta == {"title": "Die Linie", "url": "https://x.org/a"}
+    admin.save_document("strassenbahn.pdf", pdf_file([["Die Linie fährt nach Vauban."]]))
+    assert sorted(p.name for p in folder.glob("strassenbahn*")) == [
+        "strassenbahn.meta.json",
+        "strassenbahn.pdf",
+    ]
+    assert not list(folder.glob(".*.upload"))
 
 
 def test_kill_during_reindex_leaves_the_previous_index_serving(tmp_path: Path, model) -> None:
