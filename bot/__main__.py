@@ -36,18 +36,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import indexer_for
+    from bot.app import indexer_for, second_vectors
     from bot.embedding import load_model
 
     started = time.perf_counter()
-    report = indexer_for(settings, load_model(settings.embedding_model)).build()
+    indexer = indexer_for(settings, load_model(settings.embedding_model))
+    report = indexer.build()
     for skipped in report.skipped:  # the documents folder holds them, the index does not
         print(f"skipped: {skipped.message}")
     print(
         f"documents: {report.documents}\nsentences: {report.sentences}\nmodel: {report.model}\n"
         f"embedded: {report.sentences_embedded}\nindex: {report.version}\n"
-        f"seconds: {time.perf_counter() - started:.2f}"
+        f"seconds: {time.perf_counter() - started:.2f}",
+        flush=True,
     )
+    # The second model's vectors, so that the bot starts with all of them (it would fill
+    # them in the background otherwise).
+    vectors = second_vectors(settings, indexer)
+    if vectors is not None:
+        started = time.perf_counter()
+        shown = [-1]  # the last twentieth printed
+
+        def progress(done: int, total: int) -> None:
+            if done * 20 // total > shown[0]:
+                shown[0] = done * 20 // total
+                print(f"second model ({settings.rerank_model}): {done}/{total}", flush=True)
+
+        vectors.fill(progress)
+        print(f"second model seconds: {time.perf_counter() - started:.2f}")
     return 0
 
 

@@ -56,7 +56,8 @@ class Quote:
 class Answer:
     """The quotes that answer `question`, best first; `abstained` when the document has no answer.
 
-    `more` holds the next-best quotes, shown on request ("More").
+    `more` holds the next-best quotes, shown on request ("More"); `ranking` the best
+    sentences found, also when the answer abstains (for evaluation and logs).
     """
 
     question: str
@@ -65,6 +66,7 @@ class Answer:
     quotes: tuple[Quote, ...] = ()
     more: tuple[Quote, ...] = ()
     top_score: float = 0.0
+    ranking: tuple[Hit, ...] = ()
     debug: dict = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict:

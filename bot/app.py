@@ -10,11 +10,12 @@ from functools import partial
 from sentence_transformers import SentenceTransformer
 
 from bot.conversation import Conversation
-from bot.embedding import load_model
+from bot.embedding import is_cross_encoder, load_cross_encoder, load_model
+from bot.fusion import FusionWeights
 from bot.indexing import Indexer
 from bot.language import detect_language
-from bot.rerank import Reranker
-from bot.search import Searcher
+from bot.rerank import FILL_STEP, BiEncoder, CrossEncoderReranker, PassageVectors, Reranker
+from bot.search import Searcher, second_keys
 from bot.settings import RERANK_OFF, Settings
 
 logger = logging.getLogger(__name__)
@@ -49,22 +50,56 @@ def indexer_for(settings: Settings, model: SentenceTransformer) -> Indexer:
     )
 
 
-def reranker_for(settings: Settings, indexer: Indexer) -> Reranker | None:
-    """The configured reranker, its sentence vectors cached beside the index's; None if off."""
+def reranker_for(
+    settings: Settings, indexer: Indexer, *, background: bool = True
+) -> Reranker | None:
+    """The configured second model, its sentence vectors cached beside the index's; None if off.
+
+    With `background` False, a bi-encoder's sentence vectors are all computed before the
+    searcher serves (evaluation, benchmarks); otherwise they fill in while it serves.
+    """
     if settings.rerank_model == RERANK_OFF:
         return None
+    if is_cross_encoder(settings.rerank_model):
+        return CrossEncoderReranker(load_cross_encoder(settings.rerank_model))
     second = load_model(settings.rerank_model)
-    embed = partial(indexer.embed_cached, model=second, model_name=settings.rerank_model)
-    return Reranker(second, embed)
+    embed = partial(
+        indexer.embed_cached, model=second, model_name=settings.rerank_model, batch=FILL_STEP
+    )
+    return BiEncoder(second, embed, background=background)
 
 
-def open_services(settings: Settings, *, model: SentenceTransformer | None = None) -> Services:
-    """Load the model (unless given), then load or build the index that matches the settings."""
+def second_vectors(settings: Settings, indexer: Indexer) -> PassageVectors | None:
+    """The configured bi-encoder's (not yet filled) vectors of the current version, or None."""
+    second = reranker_for(settings, indexer, background=False)
+    if not isinstance(second, BiEncoder):
+        return None
+    corpus = indexer.store.load().corpus
+    return PassageVectors(second_keys(corpus), second.dimension, second.embed_passages)
+
+
+def open_services(
+    settings: Settings,
+    *,
+    model: SentenceTransformer | None = None,
+    background: bool = True,
+    weights: FusionWeights | None = None,
+) -> Services:
+    """Load the model (unless given), then load or build the index that matches the settings.
+
+    `background` as for `reranker_for`; `weights` replace the default fusion weights.
+    """
     started = time.perf_counter()
     model = model or load_model(settings.embedding_model)
     indexer = indexer_for(settings, model)
-    reranker = reranker_for(settings, indexer)
-    searcher = Searcher(model, indexer.open(), embed=indexer.embed_cached, reranker=reranker)
+    reranker = reranker_for(settings, indexer, background=background)
+    searcher = Searcher(
+        model,
+        indexer.open(),
+        embed=indexer.embed_cached,
+        reranker=reranker,
+        weights=weights,
+    )
     # Load the model weights and the language detector now, not on the first question.
     searcher.answer("warm-up", language=detect_language("warm-up"))
     logger.info("ready in %.2f s", time.perf_counter() - started)

@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         searcher = _cold_start(root, model_name, entered, cold_runs)
         _latency(searcher, _questions(args.questions, searcher), repeats)
+        if args.corpus:
+            passes = 1 if args.quick else 3
+            _corpus_latency(root / "corpus", args.corpus, searcher.model, model_name, passes)
         _build(root / "generated", searcher.model, model_name, sentences)
     _memory()
     return 0
@@ -64,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--sentences", type=_positive, help="generated sentences (10000; 300 with --quick)")
     add("--repeats", type=_positive, help="timed passes over the questions (20; 3 with --quick)")
     add("--questions", type=Path, help="JSONL of {'question': ...} (default: dev questions)")
+    add("--corpus", type=Path, help="also time answers over a set folder (documents/, questions)")
     add("--quick", action="store_true", help="small sizes, for a smoke run")
     return parser
 
@@ -114,7 +118,7 @@ def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
     version = indexer.open()
     index_load = time.perf_counter() - started
     started = time.perf_counter()
-    reranker = reranker_for(Settings(), indexer)
+    reranker = reranker_for(Settings(), indexer, background=False)
     searcher = Searcher(model, version, embed=indexer.embed_cached, reranker=reranker)
     searcher_setup = time.perf_counter() - started
     started = time.perf_counter()
@@ -136,7 +140,7 @@ def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
     _row("in-process: imports", _seconds(imports))
     _row("in-process: model load (first encode)", _seconds(model_load))
     _row("in-process: index load", f"{_seconds(index_load)}  ({report.sentences} sentences)")
-    _row("in-process: searcher setup (+ reranker)", _seconds(searcher_setup))
+    _row("in-process: searcher setup (+ second model)", _seconds(searcher_setup))
     _row("in-process: language detector load", _seconds(detector_load))
     _row("in-process: first answer", _seconds(first_answer))
     return searcher
@@ -169,23 +173,36 @@ def _questions(path: Path | None, searcher) -> list[str]:
     return [q for doc in searcher.corpus.documents for qs in doc.examples.values() for q in qs]
 
 
-def _latency(searcher, questions: list[str], repeats: int) -> None:
-    """Percentiles as configured, and for the hybrid alone when a reranker is configured."""
+def _latency(searcher, questions: list[str], repeats: int, corpus: str = "seed") -> None:
+    """Percentiles as configured, and for the hybrid alone when a second model is configured."""
     from bot.language import detect_language
 
     asked = [(q, detect_language(q)) for q in questions]
     for question, lang in asked:  # warm-up: every question once
         searcher.answer(question, language=lang)
-    reranker = searcher.reranker
-    label = f"reranker {'off' if reranker is None else 'on'}"
-    consulted = reranker.consulted if reranker else 0
+    second = searcher.reranker
+    label = f"{corpus}, second model {'off' if second is None else 'on'}"
     _percentiles(searcher, asked, repeats, f"Searcher.answer, {label}")
-    if reranker is not None:
-        share = (reranker.consulted - consulted) / (len(asked) * repeats)
-        _row("questions the reranker was consulted on", f"{share:.0%}")
+    if second is not None:
         searcher.reranker = None
-        _percentiles(searcher, asked, repeats, "Searcher.answer, hybrid alone (RERANK_MODEL=off)")
-        searcher.reranker = reranker
+        _percentiles(searcher, asked, repeats, f"Searcher.answer, {corpus}, hybrid alone")
+        searcher.reranker = second
+
+
+def _corpus_latency(root: Path, corpus: Path, model, model_name: str, repeats: int) -> None:
+    """Latency over another corpus: `corpus`/documents and `corpus`/questions.jsonl."""
+    from bot.app import reranker_for
+    from bot.search import Searcher
+    from bot.settings import Settings
+
+    shutil.copytree(corpus / "documents", root / "documents")
+    indexer = _indexer(root, model, model_name)
+    version = indexer.open()
+    reranker = reranker_for(Settings(), indexer, background=False)
+    searcher = Searcher(model, version, embed=indexer.embed_cached, reranker=reranker)
+    questions = _questions(corpus / "questions.jsonl", searcher)
+    label = f"{corpus.name}, {len(searcher.corpus.sentences)} sentences"
+    _latency(searcher, questions, repeats, label)
 
 
 def _percentiles(searcher, asked: list[tuple[str, str]], repeats: int, label: str) -> None:

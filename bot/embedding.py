@@ -96,9 +96,9 @@ class MultilingualE5Small(_NumpyEncoder):
     input module: a retrieval model with "query: " and "passage: " prompts, 384-d.
 
     Much better than USE at telling which of a few related sentences answers a question,
-    but about 20-30 ms a question and 15-35 sentences a second on two cores, so the bot
-    uses it only to re-rank when the hybrid hesitates (bot/rerank.py), never to build the
-    index.
+    but about 20-30 ms a question and 15-35 sentences a second on two cores, so the index
+    is built with USE and this model's sentence vectors fill in while the bot serves
+    (bot/rerank.py).
     """
 
     dimension = 384
@@ -145,6 +145,29 @@ def load_model(name: str = DEFAULT_MODEL) -> SentenceTransformer:
         return SentenceTransformer(modules=modules, prompts=E5_PROMPTS, device="cpu")
     logger.info("loading embedding model %s", name)
     return SentenceTransformer(name, device="cpu")
+
+
+def is_cross_encoder(name: str) -> bool:
+    """True when the model `name` (a Hugging Face id or local path) is a cross-encoder.
+
+    A cross-encoder is a sequence-classification transformer (its config names an
+    architecture ending in "ForSequenceClassification"); the built-in names are not.
+    """
+    if name in (DEFAULT_MODEL, E5_MODEL):
+        return False
+    from transformers import AutoConfig
+
+    architectures = AutoConfig.from_pretrained(name).architectures or []
+    return any(a.endswith("ForSequenceClassification") for a in architectures)
+
+
+def load_cross_encoder(name: str):
+    """A sentence-transformers CrossEncoder on the CPU (a Hugging Face id or local path)."""
+    from sentence_transformers import CrossEncoder
+
+    torch.set_num_threads(available_cpus())
+    logger.info("loading cross-encoder %s", name)
+    return CrossEncoder(name, device="cpu")
 
 
 def embed_documents(

@@ -191,7 +191,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     "admin_status": {
         "de": (
             "Dokumente ({count}):\n{documents}\n"
-            "Sätze: {sentences}\nModell: {model}, Reranker: {reranker}\n"
+            "Sätze: {sentences}\nModell: {model}, zweites Modell: {reranker} {second}\n"
             "Index: {index_type}, Hash {digest}\n"
             "Gebaut: {built_at}\nLaufzeit: {uptime}\n"
             "Beantwortete Fragen: {answered}\nEnthaltungsquote: {abstention_rate}\n"
@@ -199,7 +199,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "en": (
             "Documents ({count}):\n{documents}\n"
-            "Sentences: {sentences}\nModel: {model}, reranker: {reranker}\n"
+            "Sentences: {sentences}\nModel: {model}, second model: {reranker} {second}\n"
             "Index: {index_type}, hash {digest}\n"
             "Built at: {built_at}\nUptime: {uptime}\n"
             "Questions answered: {answered}\nAbstention rate: {abstention_rate}\n"

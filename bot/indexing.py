@@ -72,17 +72,22 @@ class Indexer:
         *,
         model: SentenceTransformer | None = None,
         model_name: str | None = None,
+        batch: int = 64,
     ) -> np.ndarray:
         """Document-side vectors of `texts`, from the embedding cache where possible.
 
-        With `model` and `model_name`, under that model (the reranker's) instead of the
-        index's own; the cache keeps each model's vectors apart by name.
+        With `model` and `model_name`, under that model (the second model's) instead of the
+        index's own; the cache keeps each model's vectors apart by name. `batch` texts are
+        encoded at a time (the encoder is held that long).
         """
         model, model_name = model or self.model, model_name or self.model_name
         cache = EmbeddingCache(self._cache_path)
         try:
             vectors, _ = cache.embed(
-                texts, model=model_name, encode=lambda batch: embed_documents(model, batch)
+                texts,
+                model=model_name,
+                encode=lambda chunk: embed_documents(model, chunk, batch_size=batch),
+                batch=batch,
             )
         finally:
             cache.close()

@@ -1,4 +1,9 @@
-"""The Searcher: the one object the bot and the console use to answer questions."""
+"""The Searcher: the one object the bot and the console use to answer questions.
+
+Two stages, with bounded work per question: candidates are FAISS's nearest sentences, BM25's
+best, and (once its vectors exist) the second model's nearest; every signal is then
+computed on the candidates alone (bot/fusion.py).
+"""
 
 from __future__ import annotations
 
@@ -13,16 +18,16 @@ from bot.answers import Answer, Context, Hit, Quote, context_of, quotes_from_hit
 from bot.bridging import TermBridge
 from bot.corpus import Corpus
 from bot.embedding import embed_documents, embed_queries
-from bot.fusion import FusionWeights, confident, fuse, rank
+from bot.fusion import FusionWeights, confident, fuse, rank, with_second
 from bot.highlight import answer_span
 from bot.lexical import LexicalIndex, tokens
-from bot.rerank import Reranker
+from bot.rerank import BiEncoder, CrossEncoderReranker, PassageVectors, Reranker
 from bot.splitting import clauses
 from bot.store import IndexVersion
 
 MAX_QUOTES = 3
 MORE_QUOTES = 5
-CANDIDATES = 100  # per signal; scoring is exact within their union
+CANDIDATES = 50  # per source; every signal is computed on their union only
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -35,12 +40,25 @@ class _Serving:
     bridge: TermBridge
     windows: np.ndarray  # per sentence: normalized mean of it and its paragraph neighbours
     clause_vectors: np.ndarray
-    clause_owner: np.ndarray  # sentence id of each clause vector
+    clause_ranges: np.ndarray  # per sentence: [start, end) of its rows in clause_vectors
     texts: list[str]  # sentence texts by id
+    languages: np.ndarray  # per sentence: its document's language
+    second: PassageVectors | None  # the second model's sentence vectors (bi-encoder)
 
     @property
     def corpus(self) -> Corpus:
         return self.version.corpus
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranking:
+    """The candidates of one question, best first, and what abstention looks at."""
+
+    ids: list[int]
+    scores: np.ndarray  # per id in `ids`
+    hybrid_top: float
+    second_top: float | None
+    cross: bool  # the best second-model sentence is in another language than the question
 
 
 class Searcher:
@@ -73,93 +91,112 @@ class Searcher:
     def corpus(self) -> Corpus:
         return self._serving.corpus
 
+    @property
+    def second_progress(self) -> tuple[int, int] | None:
+        """(sentences with a second-model vector, sentences), or None without a bi-encoder."""
+        second = self._serving.second
+        return None if second is None else (second.done, len(second.keys))
+
     def swap(self, version: IndexVersion) -> None:
         """Serve `version` from now on (its derived keys are prepared before the switch)."""
         self._serving = self._serve(version)
 
-    def search(self, question: str, *, k: int = MAX_QUOTES + MORE_QUOTES) -> list[Hit]:
+    def search(
+        self, question: str, *, k: int = MAX_QUOTES + MORE_QUOTES, language: str = "en"
+    ) -> list[Hit]:
         """The `k` best sentences for `question`, best first (no abstention, no merging)."""
-        serving = self._serving
-        scores = self._scores(serving, question)
-        return [Hit(i, float(scores[i])) for i in self._ranked(serving, question, scores, k)]
+        ranking = self._rank(self._serving, question, language)
+        return [Hit(i, float(s)) for i, s in zip(ranking.ids[:k], ranking.scores[:k], strict=True)]
 
     def answer(self, question: str, *, language: str = "en") -> Answer:
         """Answer `question` with up to three quotes, or abstain.
 
         Args:
             question: the user's question, any length (it is embedded as given).
-            language: the language to answer in ("de" or "en"); recorded on the Answer.
+            language: the question's language ("de" or "en"); lexical evidence and the
+                abstention threshold depend on whether it is the document's.
 
         Returns:
             An Answer whose quotes are ranked best first; `abstained` is True when the
-            evidence is too weak, and then `quotes` is empty.
+            evidence is too weak, and then `quotes` is empty. `ranking` always holds the
+            best sentences found.
         """
         serving = self._serving
         started = time.perf_counter()
-        scores = self._scores(serving, question)
-        found = scores[np.isfinite(scores)]
-        top = float(found.max()) if len(found) else 0.0
+        ranking = self._rank(serving, question, language)
+        k = MAX_QUOTES + MORE_QUOTES
+        hits = tuple(
+            Hit(i, float(s)) for i, s in zip(ranking.ids[:k], ranking.scores[:k], strict=True)
+        )
         known = serving.lexical.known_terms(question)
-        if not len(found) or not confident(top, self.weights, known_keywords=known):
-            debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
-            return Answer(question, language, True, top_score=top, debug=debug)
-        ranked = self._ranked(serving, question, scores, MAX_QUOTES + MORE_QUOTES)
-        hits = [Hit(i, float(scores[i])) for i in ranked]
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
-        # Only genuinely relevant hits are shown (and merged when adjacent); the rest wait
-        # behind "More". When the reranker overruled the hybrid's first choice, the hybrid
-        # score no longer says which others are related, so the first quote stands alone.
-        overruled = ranked[0] != int(np.argmax(scores))
-        ratio = self.weights.related_ratio
-        strong = hits[:1] + ([] if overruled else [h for h in hits[1:] if h.score >= top * ratio])
+        sure = confident(
+            ranking.hybrid_top,
+            self.weights,
+            known_keywords=known,
+            second_top=ranking.second_top,
+            cross=ranking.cross,
+            sentences=len(serving.texts),
+        )
+        top = ranking.second_top if ranking.second_top is not None else ranking.hybrid_top
+        if not hits or not sure:
+            return Answer(question, language, True, top_score=top, ranking=hits, debug=debug)
+        # Only genuinely related hits are shown (and merged when adjacent); the rest wait
+        # behind "More".
+        best = hits[0].score
+        strong = [h for h in hits if h.score >= best * self.weights.related_ratio]
         shown = quotes_from_hits(strong, serving.corpus)[:MAX_QUOTES]
         used = {i for q in shown for i in q.sentence_ids}
         more = quotes_from_hits([h for h in hits if h.sentence_id not in used], serving.corpus)
         shown, more = _highlighted(question, shown), _highlighted(question, more[:MORE_QUOTES])
-        return Answer(question, language, False, shown, more, top, debug)
+        return Answer(question, language, False, shown, more, top, hits, debug)
 
     def context(self, quote: Quote) -> Context:
         """The paragraph around `quote` (from the version now serving)."""
         return context_of(quote, self.corpus)
 
-    def _ranked(self, serving: _Serving, question: str, scores: np.ndarray, k: int) -> list[int]:
-        """The `k` best sentence ids by score, the head re-ranked if there is a reranker."""
-        reranker = self.reranker
-        order = rank(scores, max(k, reranker.candidates) if reranker else k)
-        order = [i for i in order if np.isfinite(scores[i])]
-        if reranker is not None:
-            order = reranker.reorder(question, order, scores, serving.texts)
-        return order[:k]
-
-    def _scores(self, serving: _Serving, question: str) -> np.ndarray:
-        """Fused score per sentence; -inf for sentences outside the candidate set."""
+    def _rank(self, serving: _Serving, question: str, language: str) -> _Ranking:
+        """Candidates, scored by every signal and sorted best first."""
         if not serving.corpus.sentences:  # nothing to quote: the answer is an abstention
-            return np.zeros(0, dtype=np.float32)
+            return _Ranking([], np.zeros(0, dtype=np.float32), 0.0, None, False)
         question_words = tokens(question)[:32]
         vectors = embed_queries(self.model, [question, *(w for w, _ in question_words)])
         query, word_vectors = vectors[0], vectors[1:]
         exact = {t: 1.0 for t in serving.lexical.query_terms(question)}
         bridged = serving.bridge.expand([f for _, f in question_words], word_vectors)
         lexical = serving.lexical.weighted_scores({**bridged, **exact})
-        candidates = _candidates(serving, query, lexical)
-        clause = np.full(len(lexical), -1.0, dtype=np.float32)
-        if len(serving.clause_owner):
-            np.maximum.at(clause, serving.clause_owner, serving.clause_vectors @ query)
-        scores = np.full(len(lexical), -np.inf, dtype=np.float32)
-        scores[candidates] = fuse(
-            serving.version.vectors[candidates] @ query,
-            serving.windows[candidates] @ query,
-            clause[candidates],
-            lexical[candidates],
-            self.weights,
+        second_query = (
+            self.reranker.query(question) if isinstance(self.reranker, BiEncoder) else None
         )
-        return scores
+        ids = _candidates(serving, query, lexical, second_query)
+        cross = serving.languages[ids] != language
+        second = None
+        if second_query is not None and serving.second is not None:
+            second = serving.second.of(ids) @ second_query
+        hybrid = fuse(
+            serving.version.vectors[ids] @ query,
+            serving.windows[ids] @ query,
+            _best_clauses(serving, ids, query),
+            lexical[ids],
+            self.weights,
+            cross=cross,
+        )
+        scores = hybrid if second is None else with_second(hybrid, second, self.weights)
+        if isinstance(self.reranker, CrossEncoderReranker):
+            scores = _cross_encoded(self.reranker, question, ids, scores, serving.texts)
+        order = rank(scores, len(ids))
+        best_second = int(np.argmax(second)) if second is not None and len(ids) else None
+        return _Ranking(
+            ids=[int(ids[i]) for i in order],
+            scores=scores[order],
+            hybrid_top=float(hybrid.max()) if len(ids) else 0.0,
+            second_top=None if best_second is None else float(second[best_second]),
+            cross=bool(cross[best_second]) if best_second is not None else False,
+        )
 
     def _serve(self, version: IndexVersion) -> _Serving:
         corpus = version.corpus
         texts = [s.text for s in corpus.sentences]
-        if self.reranker is not None:
-            self.reranker.keep_only(texts)
         lexical = LexicalIndex(texts, language=_main_language(corpus))
         vocab, folded, terms = lexical.vocabulary()
         pieces = [(s.id, c) for s in corpus.sentences for c in clauses(s.text)]
@@ -170,15 +207,54 @@ class Searcher:
             if vocab or pieces
             else np.zeros((0, dim), dtype=np.float32)
         )
+        counts = np.bincount([sid for sid, _ in pieces], minlength=len(texts))
+        ends = np.cumsum(counts)
+        languages = {d.doc_id: d.language for d in corpus.documents}
+        second = None
+        if isinstance(self.reranker, BiEncoder):
+            second = self.reranker.serve(second_keys(corpus), self.reranker.dimension)
         return _Serving(
             version=version,
             lexical=lexical,
             bridge=TermBridge(folded, terms, keys[: len(vocab)].reshape(len(vocab), dim)),
             windows=_windows(corpus, version.vectors),
             clause_vectors=keys[len(vocab) :].reshape(len(pieces), dim),
-            clause_owner=np.array([sid for sid, _ in pieces], dtype=np.int64),
+            clause_ranges=np.stack([ends - counts, ends], axis=1),
             texts=texts,
+            languages=np.array([languages[s.doc_id] for s in corpus.sentences]),
+            second=second,
         )
+
+
+def second_keys(corpus: Corpus) -> list[str]:
+    """What the second model embeds per sentence: its document's title, then the sentence.
+
+    The title says what a sentence with "he" or "the city" is about.
+    """
+    titles = {d.doc_id: d.title for d in corpus.documents}
+    return [f"{titles[s.doc_id]}: {s.text}" for s in corpus.sentences]
+
+
+def _cross_encoded(
+    reranker: CrossEncoderReranker, question: str, ids: np.ndarray, scores: np.ndarray, texts
+) -> np.ndarray:
+    """`scores` with the cross-encoder's relevance in place of the head's order."""
+    head = np.argsort(-scores, kind="stable")[: reranker.head]
+    relevance = reranker.scores(question, [texts[int(ids[i])] for i in head])
+    # The head is re-ordered by relevance and stays above the rest (in float64, so that
+    # relevance differences survive the addition).
+    out = scores.astype(np.float64)
+    out[head] = float(scores[head].max()) + relevance.astype(np.float64)
+    return out
+
+
+def _best_clauses(serving: _Serving, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Per candidate, the cosine of its best clause (-1 for a sentence without clauses)."""
+    best = np.full(len(ids), -1.0, dtype=np.float32)
+    for n, (lo, hi) in enumerate(serving.clause_ranges[ids]):
+        if hi > lo:
+            best[n] = float((serving.clause_vectors[lo:hi] @ query).max())
+    return best
 
 
 def _highlighted(question: str, quotes: list[Quote]) -> tuple[Quote, ...]:
@@ -195,16 +271,21 @@ def _windows(corpus: Corpus, vectors: np.ndarray) -> np.ndarray:
     return windows
 
 
-def _candidates(serving: _Serving, query: np.ndarray, lexical: np.ndarray) -> np.ndarray:
-    """Sentences worth scoring: FAISS's nearest neighbours plus the best BM25 matches."""
+def _candidates(
+    serving: _Serving, query: np.ndarray, lexical: np.ndarray, second_query: np.ndarray | None
+) -> np.ndarray:
+    """Sentences worth scoring: the nearest under each model plus the best BM25 matches."""
     index = serving.version.index
     k = min(CANDIDATES, index.ntotal)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     _, dense_ids = index.search(query.reshape(1, -1), k)
-    best_lexical = np.argsort(-lexical)[:k]
+    best_lexical = np.argpartition(-lexical, k - 1)[:k] if k < len(lexical) else np.arange(k)
     best_lexical = best_lexical[lexical[best_lexical] > 0]
-    return np.union1d(dense_ids[0][dense_ids[0] >= 0], best_lexical)
+    found = [dense_ids[0][dense_ids[0] >= 0], best_lexical]
+    if second_query is not None and serving.second is not None:
+        found.append(serving.second.nearest(second_query, k))
+    return np.unique(np.concatenate(found)).astype(np.int64)
 
 
 def _main_language(corpus: Corpus) -> str:

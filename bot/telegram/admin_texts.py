@@ -122,6 +122,7 @@ def status_text(rt: Runtime, last: ReindexResult | None, lang: str) -> str:
         sentences=len(corpus.sentences),
         model=manifest.model,
         reranker=rt.services.settings.rerank_model,
+        second=second_progress(rt.services.searcher.second_progress),
         index_type=manifest.index_type,
         digest=manifest.index_sha256[:12],
         built_at=when(manifest.built_at),
@@ -133,6 +134,14 @@ def status_text(rt: Runtime, last: ReindexResult | None, lang: str) -> str:
         last=last_text(last, lang),
     )
     return escape(body)
+
+
+def second_progress(progress: tuple[int, int] | None) -> str:
+    """ "(1,009/1,009 sentences)" while the second model's vectors fill; "" without one."""
+    if progress is None:
+        return ""
+    done, total = progress
+    return f"({done:,}/{total:,})"
 
 
 def last_text(last: ReindexResult | None, lang: str) -> str:
