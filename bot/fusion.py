@@ -50,7 +50,8 @@ class FusionWeights:
     abstain_second_below_cross: float = 0.752
     abstain_second_per_log: float = 0.0053
     keyword_query_words: int = 2
-    related_ratio: float = 0.9
+    related_ratio: float = 0.9  # further quotes within this share of the first's score
+    related_ratio_second: float = 0.98  # the same with a second model (scores lie closer)
 
 
 def fuse(

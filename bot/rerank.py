@@ -10,7 +10,9 @@ as multilingual-e5-small is much better. `RERANK_MODEL` chooses it:
   serves, a few sentences at a time, and kept on disk by checksum, so a reindex embeds only
   new sentences. Each question is embedded once more; its cosine to each candidate joins
   the score, the second model's nearest sentences join the candidates once every vector
-  exists, and its best cosine decides whether the documents answer at all.
+  exists, and its best cosine decides whether the documents answer at all. Until every
+  vector exists, only the hybrid's best few are scored (embedded on the spot if need be)
+  and the hybrid decides whether to answer.
 - A cross-encoder (any sentence-transformers `CrossEncoder`, e.g. `BAAI/bge-reranker-v2-m3`):
   it reads (question, sentence) pairs, so it scores the hybrid's best `head` candidates.
 """

@@ -28,6 +28,7 @@ from bot.store import IndexVersion
 MAX_QUOTES = 3
 MORE_QUOTES = 5
 CANDIDATES = 50  # per source; every signal is computed on their union only
+HEAD = 8  # candidates the second model scores on the spot while its vectors still fill
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -143,8 +144,9 @@ class Searcher:
             return Answer(question, language, True, top_score=top, ranking=hits, debug=debug)
         # Only genuinely related hits are shown (and merged when adjacent); the rest wait
         # behind "More".
-        best = hits[0].score
-        strong = [h for h in hits if h.score >= best * self.weights.related_ratio]
+        w = self.weights
+        ratio = w.related_ratio if ranking.second_top is None else w.related_ratio_second
+        strong = [h for h in hits if h.score >= hits[0].score * ratio]
         shown = quotes_from_hits(strong, serving.corpus)[:MAX_QUOTES]
         used = {i for q in shown for i in q.sentence_ids}
         more = quotes_from_hits([h for h in hits if h.sentence_id not in used], serving.corpus)
@@ -170,9 +172,6 @@ class Searcher:
         )
         ids = _candidates(serving, query, lexical, second_query)
         cross = serving.languages[ids] != language
-        second = None
-        if second_query is not None and serving.second is not None:
-            second = serving.second.of(ids) @ second_query
         hybrid = fuse(
             serving.version.vectors[ids] @ query,
             serving.windows[ids] @ query,
@@ -181,17 +180,30 @@ class Searcher:
             self.weights,
             cross=cross,
         )
-        scores = hybrid if second is None else with_second(hybrid, second, self.weights)
-        if isinstance(self.reranker, CrossEncoderReranker):
-            scores = _cross_encoded(self.reranker, question, ids, scores, serving.texts)
+        scores, second_top, second_cross = hybrid, None, False
+        vectors = serving.second
+        if second_query is not None and vectors is not None and vectors.complete:
+            second = vectors.of(ids) @ second_query
+            scores = with_second(hybrid, second, self.weights)
+            best = int(np.argmax(second))
+            second_top, second_cross = float(second[best]), bool(cross[best])
+        elif second_query is not None and vectors is not None:
+            # Still filling: the hybrid's head is embedded on the spot and ordered with the
+            # second model; abstention stays the hybrid's until every vector exists.
+            head = np.argsort(-hybrid, kind="stable")[:HEAD]
+            second = vectors.of(ids[head]) @ second_query
+            scores = _head_first(hybrid, head, with_second(hybrid[head], second, self.weights))
+        elif isinstance(self.reranker, CrossEncoderReranker):
+            head = np.argsort(-hybrid, kind="stable")[: self.reranker.head]
+            texts = [serving.texts[int(ids[i])] for i in head]
+            scores = _head_first(hybrid, head, self.reranker.scores(question, texts))
         order = rank(scores, len(ids))
-        best_second = int(np.argmax(second)) if second is not None and len(ids) else None
         return _Ranking(
             ids=[int(ids[i]) for i in order],
             scores=scores[order],
-            hybrid_top=float(hybrid.max()) if len(ids) else 0.0,
-            second_top=None if best_second is None else float(second[best_second]),
-            cross=bool(cross[best_second]) if best_second is not None else False,
+            hybrid_top=float(hybrid.max()),
+            second_top=second_top,
+            cross=second_cross,
         )
 
     def _serve(self, version: IndexVersion) -> _Serving:
@@ -235,16 +247,16 @@ def second_keys(corpus: Corpus) -> list[str]:
     return [f"{titles[s.doc_id]}: {s.text}" for s in corpus.sentences]
 
 
-def _cross_encoded(
-    reranker: CrossEncoderReranker, question: str, ids: np.ndarray, scores: np.ndarray, texts
-) -> np.ndarray:
-    """`scores` with the cross-encoder's relevance in place of the head's order."""
-    head = np.argsort(-scores, kind="stable")[: reranker.head]
-    relevance = reranker.scores(question, [texts[int(ids[i])] for i in head])
-    # The head is re-ordered by relevance and stays above the rest (in float64, so that
-    # relevance differences survive the addition).
+def _head_first(scores: np.ndarray, head: np.ndarray, head_scores: np.ndarray) -> np.ndarray:
+    """`scores` with the `head` positions re-scored by `head_scores`, lifted above the rest.
+
+    In float64, so that small differences between head scores survive the lift.
+    """
     out = scores.astype(np.float64)
-    out[head] = float(scores[head].max()) + relevance.astype(np.float64)
+    out[head] = np.asarray(head_scores, dtype=np.float64)
+    rest = np.delete(out, head)
+    if len(rest):
+        out[head] += max(0.0, float(rest.max()) - float(out[head].min()) + 1e-9)
     return out
 
 

