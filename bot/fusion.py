@@ -6,8 +6,9 @@ The score of a sentence, with cosine similarities to the question:
     dense   = max(sentence, w_window * window + (1 - w_window) * sentence)
     dense   = (1 - w_clause) * dense + w_clause * max(best clause, sentence)
     lexical = bm25 / (bm25 + k)             saturating: 0 for no match, toward 1 for strong ones
-    hybrid  = dense + w_lexical * lexical    w_lexical smaller when the question's language
-                                             is not the document's (words rarely match then)
+    hybrid  = dense + w_lexical * lexical    w_lexical: `lexical`, or `second_lexical` with a
+                                             second model; the `_cross` variant when the
+                                             question's language is not the document's
     score   = (hybrid + w_second * second) / (1 + w_second)
 "window" is the sentence with its neighbours (for answers that span two sentences),
 "clause" the best comma-separated part of a long sentence (a question usually targets one
@@ -42,6 +43,10 @@ class FusionWeights:
     clause: float = 0.3
     lexical: float = 0.5
     lexical_cross: float = 0.5
+    # With a second model the hybrid is one part of the score and BM25 matters more within
+    # a language and less across (few German words match an English question).
+    second_lexical: float = 1.0
+    second_lexical_cross: float = 0.25
     saturation: float = 2.0
     second: float = 8.0
     abstain_below: float = 0.25
@@ -62,18 +67,21 @@ def fuse(
     weights: FusionWeights,
     *,
     cross: np.ndarray | None = None,
+    second: bool = False,
 ) -> np.ndarray:
     """The hybrid score of each sentence from its USE cosines and its BM25 score.
 
-    `cross` marks sentences whose document is not in the question's language.
+    `cross` marks sentences whose document is not in the question's language; `second`
+    says the score will be combined with a second model's (other lexical weights).
     """
     dense = np.maximum(sentence, weights.window * window + (1 - weights.window) * sentence)
     dense = (1 - weights.clause) * dense + weights.clause * np.maximum(clause, sentence)
-    w_lexical = (
-        weights.lexical
-        if cross is None
-        else np.where(cross, weights.lexical_cross, weights.lexical)
+    same, other = (
+        (weights.second_lexical, weights.second_lexical_cross)
+        if second
+        else (weights.lexical, weights.lexical_cross)
     )
+    w_lexical = same if cross is None else np.where(cross, other, same)
     return dense + w_lexical * lexical / (lexical + weights.saturation)
 
 

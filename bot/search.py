@@ -172,6 +172,8 @@ class Searcher:
         )
         ids = _candidates(serving, query, lexical, second_query)
         cross = serving.languages[ids] != language
+        vectors = serving.second
+        full = second_query is not None and vectors is not None and vectors.complete
         hybrid = fuse(
             serving.version.vectors[ids] @ query,
             serving.windows[ids] @ query,
@@ -179,10 +181,10 @@ class Searcher:
             lexical[ids],
             self.weights,
             cross=cross,
+            second=full,
         )
         scores, second_top, second_cross = hybrid, None, False
-        vectors = serving.second
-        if second_query is not None and vectors is not None and vectors.complete:
+        if full:
             second = vectors.of(ids) @ second_query
             scores = with_second(hybrid, second, self.weights)
             best = int(np.argmax(second))

@@ -114,11 +114,17 @@ def test_abstention_threshold_and_keyword_queries() -> None:
 
 
 def test_lexical_evidence_counts_less_across_languages() -> None:
-    weights = FusionWeights(lexical=1.0, lexical_cross=0.25)
+    weights = FusionWeights(
+        lexical=0.5, lexical_cross=0.4, second_lexical=1.0, second_lexical_cross=0.25
+    )
     dense = np.full(2, 0.4, dtype=np.float32)
     bm25 = np.full(2, 2.0, dtype=np.float32)  # saturates to 0.5
-    scores = fuse(dense, dense, dense, bm25, weights, cross=np.array([False, True]))
-    assert scores == pytest.approx([0.4 + 1.0 * 0.5, 0.4 + 0.25 * 0.5])
+    cross = np.array([False, True])
+    assert fuse(dense, dense, dense, bm25, weights, cross=cross) == pytest.approx(
+        [0.4 + 0.5 * 0.5, 0.4 + 0.4 * 0.5]
+    )
+    with_a_second_model = fuse(dense, dense, dense, bm25, weights, cross=cross, second=True)
+    assert with_a_second_model == pytest.approx([0.4 + 1.0 * 0.5, 0.4 + 0.25 * 0.5])
 
 
 def test_the_second_model_joins_on_the_hybrids_scale() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import sqlite3
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -63,13 +64,18 @@ def test_off_topic_questions_are_refused_with_the_reranker(services, question: s
     assert services.searcher.answer(question).abstained
 
 
-def test_every_candidate_gets_the_second_models_cosine(settings: Settings, services, model):
-    plain = open_services(settings.model_copy(update={"rerank_model": RERANK_OFF}), model=model)
+def test_every_candidate_gets_the_second_models_cosine(settings: Settings, model):
+    services = open_services(settings, model=model, background=False)
+    w = services.searcher.weights
+    # The hybrid part as a second model weighs it: other lexical weights.
+    as_part = replace(w, lexical=w.second_lexical, lexical_cross=w.second_lexical_cross)
+    off = settings.model_copy(update={"rerank_model": RERANK_OFF})
+    plain = open_services(off, model=model, weights=as_part)
     question = CLOSE_CALLS[0][0]
     hybrid = {h.sentence_id: h.score for h in plain.searcher.search(question, k=11)}
     second = services.searcher.reranker
     query = second.query(question)
-    weight = services.searcher.weights.second
+    weight = w.second
     hits = services.searcher.search(question, k=11)
     assert len(hits) == 11
     for hit in hits:
