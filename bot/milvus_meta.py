@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -115,11 +116,16 @@ class RowPointers:
         return value.get("current"), value.get("previous")
 
     def set(self, current: str, previous: str | None) -> None:
-        """Both pointers in one insert: a reader sees the old pair or the new one."""
+        """Both pointers in one insert: a reader sees the old pair or the new one.
+
+        Two processes switching at once may take the same number; the random tail keeps
+        their keys apart (Milvus does not refuse a second row of one key), and every reader
+        sorts them alike, so all agree which switch came last.
+        """
         rows = sorted(row["key"] for row in self.meta.rows("pointer"))
         number = int(rows[-1].split(":")[1]) + 1 if rows else 1
         value = json.dumps({"current": current, "previous": previous})
-        self.meta.put(f"pointer:{number:016d}", "pointer", "", value)
+        self.meta.put(f"pointer:{number:016d}:{uuid.uuid4().hex[:8]}", "pointer", "", value)
         stale = rows[: max(0, len(rows) + 1 - KEEP_POINTERS)]
         if stale:  # older rows never hide the newest, so deleting them is safe at any time
             self.meta.client.delete(self.meta.name, ids=stale)
