@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
-    setup_logging(settings.log_level, secrets=[token, secret])
+    milvus = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
+    setup_logging(settings.log_level, secrets=[token, secret, milvus])
     command = args.command or ("run" if token else "chat")
     return COMMANDS[command](settings, args)
 

@@ -17,6 +17,8 @@ from bot.language import detect_language
 from bot.rerank import FILL_STEP, BiEncoder, CrossEncoderReranker, PassageVectors, Reranker
 from bot.search import Searcher, second_keys
 from bot.settings import RERANK_OFF, Settings
+from bot.stores import VectorStore, open_store
+from bot.watcher import VersionWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class Services:
     searcher: Searcher
     conversation: Conversation
     started_at: float = field(default_factory=time.time)
+    watcher: VersionWatcher | None = None  # follows CURRENT on a shared store (Milvus)
 
     def examples(self, lang: str, limit: int = 4) -> list[str]:
         """Example questions in `lang` from the documents' metadata (for /start and abstentions)."""
@@ -38,15 +41,34 @@ class Services:
             found.extend(doc.examples.get(lang) or doc.examples.get("en") or [])
         return found[:limit]
 
+    def close(self) -> None:
+        """Stop following the shared index and let go of the store's connection."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.indexer.store.close()
+
+
+def store_for(settings: Settings) -> VectorStore:
+    """The configured store of index versions: FAISS folders or Milvus collections."""
+    token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
+    return open_store(
+        settings.vector_store,
+        index_dir=settings.index_dir,
+        milvus_uri=settings.milvus_uri,
+        milvus_token=token,
+        milvus_prefix=settings.milvus_collection,
+    )
+
 
 def indexer_for(settings: Settings, model: SentenceTransformer) -> Indexer:
-    """The Indexer of the configured documents, index folder, model and index type."""
+    """The Indexer of the configured documents, index store, model and index type."""
     return Indexer(
         documents_dir=settings.documents_dir,
         index_dir=settings.index_dir,
         model=model,
         model_name=settings.embedding_model,
         index_type=settings.index_type,
+        store=store_for(settings),
     )
 
 
@@ -102,10 +124,15 @@ def open_services(
     )
     # Load the model weights and the language detector now, not on the first question.
     searcher.answer("warm-up", language=detect_language("warm-up"))
+    watcher = None
+    if indexer.store.shared and settings.index_poll_seconds > 0:
+        watcher = VersionWatcher(indexer.store, searcher, interval=settings.index_poll_seconds)
+        watcher.start()
     logger.info("ready in %.2f s", time.perf_counter() - started)
     return Services(
         settings,
         indexer,
         searcher,
         Conversation(searcher, followup_seconds=settings.followup_seconds),
+        watcher=watcher,
     )

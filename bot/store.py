@@ -25,12 +25,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 
 from bot.corpus import Corpus
 from bot.errors import IndexCorrupt
+
+if TYPE_CHECKING:
+    from bot.stores import NearestNeighbours
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +76,10 @@ class Manifest:
 
 @dataclass(frozen=True, slots=True)
 class IndexVersion:
-    """A loaded version: the FAISS index, the corpus it indexes and its manifest."""
+    """A loaded version: its vector index (FAISS or Milvus), corpus, manifest and vectors."""
 
     manifest: Manifest
-    index: faiss.Index
+    index: NearestNeighbours
     corpus: Corpus
     vectors: np.ndarray
 
@@ -166,11 +170,16 @@ class EmbeddingCache:
 
 
 class IndexStore:
-    """The versions in one `INDEX_DIR`."""
+    """The versions in one `INDEX_DIR` (a `VectorStore`, see bot/stores.py)."""
+
+    shared = False  # one machine's folder: only this process switches CURRENT
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.versions = root / "versions"
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its files."""
 
     def prepare(self) -> None:
         """Create the folders and remove half-written builds left by a crash."""
