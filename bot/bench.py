@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         searcher = _cold_start(root, model_name, entered, cold_runs)
         _latency(searcher, _questions(args.questions, searcher), repeats)
         if args.corpus:
-            passes = 1 if args.quick else 3
-            _corpus_latency(root / "corpus", args.corpus, searcher.model, model_name, passes)
+            _corpus_latency(root / "corpus", args.corpus, searcher.model, model_name, 1)
         _build(root / "generated", searcher.model, model_name, sentences)
     _memory()
     return 0
