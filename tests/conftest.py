@@ -48,7 +48,7 @@ def built_seed(tmp_path_factory: pytest.TempPathFactory, model) -> Path:
     """A folder with documents/ (the shipped article) and index/ built from it, once."""
     root = tmp_path_factory.mktemp("seed")
     settings = Settings(index_dir=root / "index", documents_dir=root / "documents", _env_file=None)
-    open_services(settings, model=model)
+    open_services(settings, model=model, background=False)  # e5 vectors in the cache too
     return root
 
 
