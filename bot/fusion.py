@@ -18,7 +18,8 @@ when there is one.
 Abstention: with a second model, the documents answer when its best cosine reaches
     abstain_second_below + abstain_second_per_log * ln(sentences in the index)
 (`abstain_second_below_cross` in place of the first term when question and document are in
-different languages: cross-lingual cosines run lower). The best of many sentences scores
+different languages: cross-lingual cosines run lower), and the hybrid reaches at least
+`abstain_second_hybrid_below`. The best of many sentences scores
 high by chance more often than the best of a few, as the maximum of N draws grows with
 log N; so the bar rises with the size of the index, the one statistic of the corpus it
 depends on. Without a second model, the hybrid's best score
@@ -54,6 +55,9 @@ class FusionWeights:
     abstain_second_below: float = 0.792
     abstain_second_below_cross: float = 0.752
     abstain_second_per_log: float = 0.0053
+    # The hybrid's least evidence even then: e5 gives "ok" or "a" a cosine of 0.8 to almost
+    # any sentence; no answerable question of the dev sets has a hybrid score below 0.19.
+    abstain_second_hybrid_below: float = 0.15
     keyword_query_words: int = 2
     related_ratio: float = 0.9  # further quotes within this share of the first's score
     related_ratio_second: float = 0.98  # the same with a second model (scores lie closer)
@@ -120,6 +124,8 @@ def confident(
         if top_score >= weights.abstain_below_keywords:
             return True
     if second_top is not None:
+        if top_score < weights.abstain_second_hybrid_below:
+            return False
         base = weights.abstain_second_below_cross if cross else weights.abstain_second_below
         return second_top >= base + weights.abstain_second_per_log * math.log(max(sentences, 1))
     return top_score >= weights.abstain_below

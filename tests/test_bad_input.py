@@ -98,7 +98,9 @@ async def one_reply(api: FakeBotAPI, chat_id: int) -> dict[str, Any]:
         pytest.param("Wer? " * 819 + "x", TOO_LONG, id="4096 characters, Telegram's maximum"),
         pytest.param("👩‍👩‍👧🇩🇪🚀", EMPTY, id="emoji only, with ZWJ sequence and flag"),
         pytest.param(f"🚀 {GERMAN_QUESTION} 🇰🇵", ANSWER, id="emoji around a question"),
-        pytest.param("من زار بيونغ يانغ في يونيو؟", ANSWER, id="Arabic, right to left"),
+        # Neither German nor English: the second model's cosine stays below the bar for a
+        # language other than the document's, so the bot refuses rather than guesses.
+        pytest.param("من زار بيونغ يانغ في يونيو؟", ABSTAIN, id="Arabic, right to left"),
         pytest.param("מי ביקר בפיונגיאנג ביוני?", ABSTAIN, id="Hebrew, right to left"),
         pytest.param(f"\u202e{GERMAN_QUESTION}\u202c", ANSWER, id="right-to-left override"),
         pytest.param("Wer\x00 besuchte\x07 im Juni\x1b[31m Pjöngjang?\x7f", ANSWER, id="control"),
@@ -414,7 +416,7 @@ async def inline_answer(api: FakeBotAPI, query: str, **sender: Any) -> dict[str,
         pytest.param("🤔🙈", "examples", id="emoji only"),
         pytest.param("\u200b\u200d\ufeff", "examples", id="zero-width only"),
         pytest.param("Wer\x00 besuchte\x1b im Juni Pjöngjang?", "quotes", id="control characters"),
-        pytest.param("من زار بيونغ يانغ في يونيو؟", "quotes", id="Arabic"),
+        pytest.param("من زار بيونغ يانغ في يونيو؟", "none", id="Arabic"),
         pytest.param("<b>Wer</b> besuchte im Juni & Pjöngjang?", "quotes", id="HTML"),
         pytest.param("Pjöngjang" * 28 + "Juni", "quotes", id="256 characters, no word break"),
         pytest.param("Juni Pjöngjang " * 17 + "Besuch", "quotes", id="261 characters"),
@@ -428,10 +430,13 @@ async def test_inline_queries(
     examples = services.examples("de")
     ids = [r["id"] for r in results]
     if cards == "none":
-        assert results[0]["title"] == text("inline_no_answer", "de")
+        assert ids[0].startswith("none")
+        title = results[0]["title"]
+        lang = "de" if title == text("inline_no_answer", "de") else "en"
+        assert title == text("inline_no_answer", lang)
         message = results[0]["input_message_content"]["message_text"]
-        assert message.startswith("❓ <b>Wie hoch") and text("abstain", "de") in message
-        assert [r["title"] for r in results[1:]] == examples
+        assert message.startswith(f"❓ <b>{query[:6]}") and text("abstain", lang) in message
+        assert [r["title"] for r in results[1:]] == services.examples(lang)
     elif cards == "examples":
         assert [r["title"] for r in results] == examples
     else:

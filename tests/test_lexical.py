@@ -139,15 +139,17 @@ def test_with_a_second_model_its_cosine_decides_and_the_bar_rises_with_the_index
         abstain_second_below=0.80, abstain_second_below_cross=0.76, abstain_second_per_log=0.01
     )
     # One sentence: ln 1 = 0, the bare thresholds.
-    assert confident(0.0, weights, second_top=0.80, sentences=1)
+    assert confident(0.3, weights, second_top=0.80, sentences=1)
     assert not confident(0.9, weights, second_top=0.79, sentences=1)  # the hybrid has no say
-    assert confident(0.0, weights, second_top=0.77, cross=True, sentences=1)
+    assert confident(0.3, weights, second_top=0.77, cross=True, sentences=1)
     # e^3 ≈ 20 sentences: 0.03 higher.
-    assert not confident(0.0, weights, second_top=0.82, sentences=20)
-    assert confident(0.0, weights, second_top=0.84, sentences=20)
-    assert not confident(0.0, weights, second_top=0.78, cross=True, sentences=20)
+    assert not confident(0.3, weights, second_top=0.82, sentences=20)
+    assert confident(0.3, weights, second_top=0.84, sentences=20)
+    assert not confident(0.3, weights, second_top=0.78, cross=True, sentences=20)
     # A keyword query that the documents contain still passes on the hybrid's keyword bar.
     assert confident(0.2, weights, known_keywords=1, second_top=0.5, sentences=20)
+    # Without the least hybrid evidence (a word like "ok") the second model is not asked.
+    assert not confident(0.1, weights, second_top=0.9, sentences=1)
 
 
 def _unit(*values: float) -> np.ndarray:
