@@ -59,9 +59,13 @@ class TermBridge:
         if not self.words:
             return weights
         cfg = self.config
-        for word, vector in zip(question_words, vectors, strict=True):
-            sims = self.vectors @ vector
-            for i in np.argsort(-sims)[: cfg.neighbours]:
+        # One product for all question words; the nearest few per word by partial sort.
+        similarities = self.vectors @ np.asarray(vectors).T if len(question_words) else None
+        k = min(cfg.neighbours, len(self.words))
+        for n, word in enumerate(question_words):
+            sims = similarities[:, n]
+            nearest = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(k)
+            for i in nearest[np.argsort(-sims[nearest])]:
                 if sims[i] >= cfg.min_similarity:
                     _keep(weights, self.terms[i], float(sims[i]))
             if len(word) >= cfg.min_spelling_length:
