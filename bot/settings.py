@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=500, ge=10)
     max_upload_bytes: int = Field(default=2_000_000, ge=1)
     followup_seconds: int = Field(default=300, ge=0)
+    late_answer_seconds: int = Field(default=600, ge=0)
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod
@@ -82,3 +83,8 @@ class Settings(BaseSettings):
     def state_db(self) -> Path:
         """SQLite file for feedback, counters and question logs."""
         return self.index_dir / "state.sqlite3"
+
+    @cached_property
+    def journal_db(self) -> Path:
+        """SQLite file of the update journal: updates fetched, until they are answered."""
+        return self.index_dir / "journal.sqlite3"

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +24,12 @@ from telegram.ext import ContextTypes
 
 from bot import metrics
 from bot.answers import Answer
-from bot.formatting import answer_html, context_html, escape, more_html
+from bot.formatting import TELEGRAM_LIMIT, answer_html, context_html, escape, more_html
 from bot.i18n import LANGUAGES, language_name, text
 from bot.language import detect_language
 from bot.settings import Settings
 from bot.state import StateStore
+from bot.telegram.durable import Durable, asked_at, carried
 from bot.telegram.keyboards import (
     AnswerCache,
     ButtonData,
@@ -57,6 +60,7 @@ class Runtime:
     answers: AnswerCache
     limiter: QuestionLimiter
     outbox: Outbox = field(default_factory=Outbox)
+    durable: Durable | None = None  # the update journal, when there is one
 
     def version(self) -> str:
         """The tag of what the serving index holds (buttons carry it): model and documents.
@@ -119,7 +123,7 @@ async def in_background(
     waits for its own tasks only while it runs, and in-flight replies must still go out.
     """
     if context.application.running:
-        context.application.create_task(work, update=update)
+        context.application.create_task(carried(work), update=update)
     else:
         await work
 
@@ -211,10 +215,25 @@ async def answer_question(
         rt.services.conversation.ask, chat_id, question_text, fallback_language=fallback
     )
     await asyncio.to_thread(rt.state.record_answer, question_text, abstained=answer.abstained)
-    body, keyboard = reply_for(rt, answer, version)
-    await reply(
-        update, context, body, reply_markup=keyboard, sent=partial(metrics.record_question, answer)
-    )
+    late = late_line(update, rt, answer.language)
+    body, keyboard = reply_for(rt, answer, version, late=late)
+    options: dict[str, Any] = {"reply_markup": keyboard}
+    if late and update.message is not None:  # show which question this answers
+        options["reply_parameters"] = ReplyParameters(
+            update.message.message_id, allow_sending_without_reply=True
+        )
+    await reply(update, context, body, sent=partial(metrics.record_question, answer), **options)
+
+
+def late_line(update: Update, rt: Runtime, lang: str) -> str:
+    """For a question that waited longer than LATE_ANSWER_SECONDS, the line saying when it
+    was received (HTML); else ""."""
+    asked = asked_at(update)
+    if time.time() - asked <= rt.settings.late_answer_seconds:
+        return ""
+    moment = datetime.fromtimestamp(asked, UTC)
+    day, clock = moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M")
+    return escape(text("late_answer", lang, date=day, time=clock))
 
 
 def _refusal(rt: Runtime, question_text: str, user: User | None) -> str | None:
@@ -233,10 +252,17 @@ def _refusal(rt: Runtime, question_text: str, user: User | None) -> str | None:
     return escape(text("rate_limited", lang))
 
 
-def reply_for(rt: Runtime, answer: Answer, version: str) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The HTML and the buttons of an answer (example questions after an abstention)."""
+def reply_for(
+    rt: Runtime, answer: Answer, version: str, *, late: str = ""
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The HTML and the buttons of an answer (example questions after an abstention), after
+    the `late` line if there is one."""
     examples = rt.services.examples(answer.language)
-    body = fit_message(answer_html(answer, answer.language, examples=examples))
+    room = TELEGRAM_LIMIT - (len(late.encode("utf-16-le")) // 2 + 2 if late else 0)
+    body = fit_message(
+        answer_html(answer, answer.language, examples=examples, limit=room), limit=room
+    )
+    body = f"{late}\n\n{body}" if late else body
     if answer.abstained:
         return body, examples_keyboard(examples, lang=answer.language, version=version)
     key = rt.answers.put(answer)
