@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -306,5 +308,62 @@ async def test_a_journal_that_fails_mid_run_degrades_and_recovers(
     assert all(blockquotes(answer) for answer in answers) and blockquotes(after)
     assert report["durable"] is False and "locked" in report["durability_problem"]
     assert recovered["durable"] is True and recovered["durability_problem"] is None
+    lines = journal_lines(caplog)
+    assert len(lines) == 2 and "fails" in lines[0] and "works again" in lines[1], lines
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs at `path`: a disk that really fills up (mounting needs root)."""
+    path.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file into `folder` until its filesystem is full."""
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as out:
+        with contextlib.suppress(OSError):
+            while True:
+                out.write(b"\0" * 4096)
+    return filler
+
+
+async def test_a_full_disk_degrades_durability_until_there_is_room_again(
+    api: FakeBotAPI,
+    settings: Settings,
+    services: Services,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The journal's filesystem fills up: SQLite's "database or disk is full", one line,
+    every question answered, /healthz degraded; after space is freed, durable again."""
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setattr(durable, "RETRY_SECONDS", 0.5)
+    with small_filesystem(tmp_path / "small") as small:
+        settings.journal_db.symlink_to(small / "journal.sqlite3")  # SQLite follows it
+        async with webhook_bot(api, settings, services) as root:
+            assert blockquotes(await ask_via_webhook(api, 8401))
+            assert (small / "journal.sqlite3-wal").exists()
+            filler = fill(small)
+            answers = [await ask_via_webhook(api, user) for user in USERS]
+            report = await health(root)
+            filler.unlink()
+            await asyncio.sleep(0.6)
+            after = await ask_via_webhook(api, 8402)
+            await quiet(api, 8402, 0.3)
+            recovered = await health(root)
+    assert all(blockquotes(answer) for answer in answers) and blockquotes(after)
+    assert report["durable"] is False and "disk is full" in report["durability_problem"]
+    assert recovered["durable"] is True
     lines = journal_lines(caplog)
     assert len(lines) == 2 and "fails" in lines[0] and "works again" in lines[1], lines

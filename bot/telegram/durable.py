@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from telegram import Message, Update
-from telegram.ext import Application, SimpleUpdateProcessor
+from telegram.ext import Application, ExtBot, SimpleUpdateProcessor
 
 from bot import metrics
 from bot.journal import Journal, Pending
@@ -117,7 +117,7 @@ class Durable:
         self._retry_at = 0.0
         self._closed = False
         self._batches = 0
-        self._here: set[int] = set()  # ids admitted or replayed in this process, not taken up
+        self._here: dict[int, float] = {}  # admitted or replayed, not taken up: received at
         self._replayed: dict[int, Pending] = {}
 
     @property
@@ -156,15 +156,15 @@ class Durable:
         new = await self._call(record, None)
         if new is None:  # the journal failed: answer the batch without it
             return raws
-        self._here.update(new)
-        kept = []
-        for raw in raws:
-            if raw["update_id"] in new:
-                kept.append(raw)
-            else:
-                logger.info("update %s was fetched before: not handled again", raw["update_id"])
-                kept.append({"update_id": raw["update_id"]})
-        return kept
+        now = time.time()
+        self._here.update((update_id, now) for update_id, raw in batch if raw and update_id in new)
+        known = [raw["update_id"] for raw in raws if raw["update_id"] not in new]
+        if known:
+            logger.info(
+                "%d updates (ids %s to %s) were fetched before: not handled again",
+                len(known), known[0], known[-1],
+            )  # fmt: skip
+        return [raw if raw["update_id"] in new else {"update_id": raw["update_id"]} for raw in raws]
 
     async def replay(self, application: Application) -> int:
         """Queue the updates fetched before the last stop and not answered; returns how many."""
@@ -181,9 +181,16 @@ class Durable:
         for entry in pending:
             if entry.update_id in self._here:  # came in through the webhook while loading
                 continue
-            self._here.add(entry.update_id)
+            try:
+                update = Update.de_json(entry.raw, application.bot)
+            except Exception as exc:  # e.g. a library update that reads it differently now
+                logger.warning("cannot handle update %s again (%s)", entry.update_id, exc)
+                continue
+            if isinstance(application.bot, ExtBot):
+                application.bot.insert_callback_data(update)
+            self._here[entry.update_id] = entry.received_at
             self._replayed[entry.update_id] = entry
-            await application.update_queue.put(Update.de_json(entry.raw, application.bot))
+            await application.update_queue.put(update)
             queued += 1
         if queued:
             logger.info("handling %d updates fetched before the last stop again", queued)
@@ -195,11 +202,10 @@ class Durable:
             return None
         if not any(getattr(update, kind) is not None for kind in Update.ALL_TYPES):
             return None  # emptied: fetched before, or unreadable
-        self._here.discard(update.update_id)
+        received_at = self._here.pop(update.update_id)
         entry = self._replayed.pop(update.update_id, None)
-        if entry is None:
-            return Receipt(self, update.update_id, time.time())
-        return Receipt(self, update.update_id, entry.received_at, entry.sent)
+        sent_before = entry.sent if entry is not None else frozenset()
+        return Receipt(self, update.update_id, received_at, sent_before)
 
     async def reply_sent(self, receipt: Receipt, number: int, result: object) -> None:
         """Note in the journal that reply `number` of the receipt's update went out."""
