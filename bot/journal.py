@@ -72,13 +72,15 @@ class Pending:
 class Journal:
     """Fetched updates and the replies sent for them, in one SQLite file.
 
-    Not thread-safe: the bot uses it from one worker thread. Errors are sqlite3's own
+    Not thread-safe: the bot uses it from one thread at a time. Errors are sqlite3's own
     (`OperationalError` for a full disk, a read-only file or a lock held elsewhere).
     """
 
     def __init__(self, path: Path, *, bot_id: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
+        self._db = sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_SECONDS, check_same_thread=False
+        )
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -168,6 +170,10 @@ class Journal:
             return self._db.execute(
                 "DELETE FROM updates WHERE status != 'pending' AND received_at < ?", (cutoff,)
             ).rowcount
+
+    def patience(self, seconds: float) -> None:
+        """How long a write waits for a lock another connection holds (then: "locked")."""
+        self._db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
 
     def close(self) -> None:
         self._db.close()

@@ -250,7 +250,7 @@ def report(api: FakeBotAPI, run: Run, *, seconds: float) -> None:
         f"{skipped} replies not sent again (they went out before the kill)",
         f"start to 1st answer {', '.join(f'{s:.1f}' for s in run.starts)} s",
         f"429s returned       {api.stats['429']}",
-        f"journal window      {windows}",
+        *windows,
         f"log                 {log.count('Traceback')} tracebacks, "
         f"{len(re.findall(r' ERROR ', log))} ERROR lines",
     ]
@@ -267,9 +267,10 @@ def wall_offset() -> float:
     return time.time() - time.monotonic()
 
 
-def journal_windows(api: FakeBotAPI, run: Run) -> str:
-    """From the server storing a reply to the journal noting it: the window in which a kill
-    sends that reply again after the restart."""
+def journal_windows(api: FakeBotAPI, run: Run) -> list[str]:
+    """The window in which a kill sends a reply again after the restart: from the server
+    storing the reply to the bot's journal noting it, and its two parts (the response's way
+    to the bot, then the note)."""
     offset = wall_offset()
     stored = {
         (record["chat_id"], record["message_id"]): record["sent_at"] + offset
@@ -278,19 +279,30 @@ def journal_windows(api: FakeBotAPI, run: Run) -> str:
     }
     path = run.root / "index" / "journal.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as db:
-        rows = db.execute("SELECT update_id, message_id, recorded_at FROM replies").fetchall()
-    gaps = [
-        (recorded - stored[(run.asked[update_id], message_id)]) * 1000
-        for update_id, message_id, recorded in rows
-        if update_id in run.asked and (run.asked[update_id], message_id) in stored
+        rows = db.execute("SELECT update_id, message_id, sent_at, recorded_at FROM replies")
+        found = [
+            (stored[(run.asked[update_id], message_id)], sent, noted)
+            for update_id, message_id, sent, noted in rows
+            if (run.asked.get(update_id), message_id) in stored
+        ]
+    return [
+        f"{label:<19} {milliseconds([(end - start) * 1000 for start, end in pairs])}"
+        for label, pairs in (
+            ("journal window", [(at, noted) for at, _, noted in found]),
+            ("  reply to bot", [(at, sent) for at, sent, _ in found]),
+            ("  bot to journal", [(sent, noted) for _, sent, noted in found]),
+        )
     ]
-    if not gaps:
+
+
+def milliseconds(values: list[float]) -> str:
+    if not values:
         return "-"
-    gaps.sort()
-    at = lambda p: gaps[min(len(gaps) - 1, int(p * len(gaps)))]  # noqa: E731
+    ordered = sorted(values)
+    at = lambda p: ordered[min(len(ordered) - 1, int(p * len(ordered)))]  # noqa: E731
     return (
-        f"p50 {at(0.5):.2f} ms, p99 {at(0.99):.2f} ms, max {gaps[-1]:.2f} ms over "
-        f"{len(gaps)} replies (server stored it -> journal noted it, before the commit)"
+        f"p50 {at(0.5):.2f} ms, p99 {at(0.99):.2f} ms, max {ordered[-1]:.2f} ms "
+        f"({len(ordered)} replies)"
     )
 
 
