@@ -142,17 +142,18 @@ async def settle(api: FakeBotAPI, run: Run, *, reindex: bool) -> None:
     await asyncio.sleep(2.0)  # late duplicates would show up now
 
 
-async def kills_run(root: Path, *, exact: bool, seed: int) -> None:
-    """The burst with five kills and restarts."""
+async def kills_run(root: Path, kills: list[int], *, exact: bool, seed: int) -> None:
+    """The burst with a kill after each number of `kills` answers, and restarts."""
     rng = random.Random(seed)
-    run = Run("five kills" + (", each at the instant a reply was stored" if exact else ""), root)
+    title = f"{len(kills)} kills" + (", each at the instant a reply was stored" if exact else "")
+    run = Run(title, root)
     prepare(run)
     began = time.monotonic()
     async with FakeBotAPI(token=TOKEN, bot_username=BOT) as api:
         api.flood_control(per_chat_per_second=1, global_per_second=30)
         with run.log.open("ab") as log:
             asking = None
-            for count in KILLS_AFTER:
+            for count in kills:
                 since = time.monotonic()
                 async with bot_process(
                     api, token=TOKEN, env=run.env(), log=log.fileno()
@@ -316,14 +317,18 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--reindex", action="store_true", help="only the kill during a reindex")
     which.add_argument("--exact", action="store_true", help="five kills timed to stored replies")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--kill-after", default=",".join(map(str, KILLS_AFTER)), help="answers, comma-separated"
+    )
     args = parser.parse_args(argv)
+    kills = [int(n) for n in args.kill_after.split(",") if n.strip()]
     with tempfile.TemporaryDirectory(prefix="quote-bot-crash-") as folder:
         root = Path(folder)
         if args.exact:
-            asyncio.run(kills_run(root / "exact", exact=True, seed=args.seed))
+            asyncio.run(kills_run(root / "exact", kills, exact=True, seed=args.seed))
             return 0
         if not args.reindex:
-            asyncio.run(kills_run(root / "kills", exact=False, seed=args.seed))
+            asyncio.run(kills_run(root / "kills", kills, exact=False, seed=args.seed))
         if not args.kills:
             asyncio.run(reindex_run(root / "reindex", seed=args.seed))
     return 0

@@ -6,15 +6,15 @@ sees it, so the next getUpdates only confirms what is on disk; the webhook answe
 after the same. An update the journal already has (Telegram sends one again when the bot
 died before confirming it) is replaced by an empty update no handler takes up.
 
-While an update is handled, a `Receipt` in a context variable follows it into the tasks its
-handler starts. The `JournaledOutbox` numbers the replies sent for it and notes each one in
-the journal the moment Telegram has accepted it; once the handler and its replies are done,
-the update is marked answered. On start, `replay` puts the updates still pending back into
-the Application's queue, and the replies they got before the crash are not sent again.
+While an update is handled, its `Receipt` (`receipts.py`) follows it into the tasks its
+handler starts: each reply sent for it is noted in the journal the moment Telegram has
+accepted it, and once the handler and its replies are done, the update is marked answered.
+On start, `replay` puts the updates still pending back into the Application's queue, and
+the replies they got before the crash are not sent again.
 
 What remains: a crash between Telegram accepting a reply and its note in the journal (the
-response's way back, then one SQLite write, about a millisecond) sends that reply again
-after the restart.
+response's way back to the bot, then one SQLite write of about 30 µs) sends that reply
+again after the restart.
 
 A journal that fails (full disk, read-only file, a lock held elsewhere) does not stop the
 bot: it logs one line, answers on without it, says so in /status and /healthz, and tries
@@ -28,20 +28,19 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from telegram import Message, Update
-from telegram.ext import Application, ExtBot, SimpleUpdateProcessor
+from telegram.ext import Application, ExtBot
 
 from bot import metrics
 from bot.journal import BUSY_SECONDS, Journal, Pending
-from bot.telegram.outbox import Outbox
+from bot.telegram.receipts import Receipt
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +51,6 @@ PRUNE_EVERY = 1000  # fetched batches between two deletions of old journal rows
 READY_SECONDS = 30.0  # how long a webhook request waits for the journal to open
 
 
-@dataclass(eq=False)
-class Receipt:
-    """One update being handled: when it came, what it got before a restart, what is open."""
-
-    owner: Durable
-    update_id: int
-    received_at: float  # Unix time
-    sent_before: frozenset[int] = frozenset()
-    replies: int = 0  # replies sent (or skipped as sent before) so far: the next one's number
-    open: int = 1  # the handler, plus each task it started that has not finished
-
-
 @dataclass(frozen=True, slots=True)
 class Durability:
     """Whether the journal works; if not, since when (Unix time) and why."""
@@ -71,38 +58,6 @@ class Durability:
     degraded: bool
     problem: str | None = None
     since: float | None = None
-
-
-_receipt: ContextVar[Receipt | None] = ContextVar("receipt", default=None)
-
-
-def current_receipt() -> Receipt | None:
-    """The receipt of the update handled in this task (None outside of one)."""
-    return _receipt.get()
-
-
-def carried(work: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
-    """`work`, to run in a task of its own: its update counts as answered only after it."""
-    receipt = _receipt.get()
-    if receipt is None:
-        return work
-    receipt.open += 1
-
-    async def carrying() -> None:
-        try:
-            await work
-        finally:
-            await receipt.owner.release(receipt)
-
-    return carrying()
-
-
-def asked_at(update: Update) -> float:
-    """When the user asked (Unix time): the message's date, else when the bot received it."""
-    if update.message is not None:
-        return update.message.date.timestamp()
-    receipt = _receipt.get()
-    return receipt.received_at if receipt is not None else time.time()
 
 
 class Durable:
@@ -305,44 +260,3 @@ class Durable:
             )
             self._problem = self._since = None
             metrics.JOURNAL_DEGRADED.set(0)
-
-
-class JournaledProcessor(SimpleUpdateProcessor):
-    """Handles updates like PTB's own processor, with each one's receipt set while it runs."""
-
-    def __init__(self, max_concurrent_updates: int, *, durable: Durable) -> None:
-        super().__init__(max_concurrent_updates)
-        self.durable = durable
-
-    async def do_process_update(self, update: object, coroutine: Any) -> None:
-        receipt = self.durable.take_up(update)
-        token = _receipt.set(receipt)
-        try:
-            await coroutine
-        finally:
-            _receipt.reset(token)
-            if receipt is not None:
-                await self.durable.release(receipt)
-
-
-class JournaledOutbox(Outbox):
-    """The Outbox, noting each reply to an update in the journal once Telegram accepted it,
-    and skipping a reply that went out before a restart."""
-
-    def __init__(self, durable: Durable, **options: Any) -> None:
-        super().__init__(**options)
-        self.durable = durable
-
-    async def send(self, chat_id: int | None, request: Any, **options: Any) -> Any:
-        receipt = _receipt.get()
-        if receipt is None:
-            return await super().send(chat_id, request, **options)
-        number, receipt.replies = receipt.replies, receipt.replies + 1
-        if number in receipt.sent_before:
-            logger.info(
-                "update %s: reply %d went out before the restart", receipt.update_id, number
-            )
-            return None
-        result = await super().send(chat_id, request, **options)
-        await self.durable.reply_sent(receipt, number, result)
-        return result

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +27,6 @@ from bot.i18n import LANGUAGES, language_name, text
 from bot.language import detect_language
 from bot.settings import Settings
 from bot.state import StateStore
-from bot.telegram.durable import Durable, asked_at, carried
 from bot.telegram.keyboards import (
     AnswerCache,
     ButtonData,
@@ -40,9 +37,11 @@ from bot.telegram.keyboards import (
 )
 from bot.telegram.limits import QuestionLimiter, clean_question, fit_message, question_problem
 from bot.telegram.outbox import Outbox
+from bot.telegram.receipts import carried, late_line
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.telegram.durable import Durable
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +214,7 @@ async def answer_question(
         rt.services.conversation.ask, chat_id, question_text, fallback_language=fallback
     )
     await asyncio.to_thread(rt.state.record_answer, question_text, abstained=answer.abstained)
-    late = late_line(update, rt, answer.language)
+    late = late_line(update, after=rt.settings.late_answer_seconds, lang=answer.language)
     body, keyboard = reply_for(rt, answer, version, late=late)
     options: dict[str, Any] = {"reply_markup": keyboard}
     if late and update.message is not None:  # show which question this answers
@@ -223,17 +222,6 @@ async def answer_question(
             update.message.message_id, allow_sending_without_reply=True
         )
     await reply(update, context, body, sent=partial(metrics.record_question, answer), **options)
-
-
-def late_line(update: Update, rt: Runtime, lang: str) -> str:
-    """For a question that waited longer than LATE_ANSWER_SECONDS, the line saying when it
-    was received (HTML); else ""."""
-    asked = asked_at(update)
-    if time.time() - asked <= rt.settings.late_answer_seconds:
-        return ""
-    moment = datetime.fromtimestamp(asked, UTC)
-    day, clock = moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M")
-    return escape(text("late_answer", lang, date=day, time=clock))
 
 
 def _refusal(rt: Runtime, question_text: str, user: User | None) -> str | None:
