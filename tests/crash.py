@@ -11,8 +11,8 @@ flood control on (30 sends a second per bot, one a second per chat); 300 users s
 question each within a second. The bot is killed with SIGKILL after 0 (fetched and
 confirmed, nothing answered), 30, 75, 150 and 250 answers, each time a random 0-50 ms after
 that answer reached the server (an operator's kill does not wait for a reply to land), and
-started again at once. The second run sends the same burst plus an admin's /reindex of
-3000 new sentences, and kills the bot while the reindex runs. `--exact` kills at the instant
+started again at once. The second run has an admin send /reindex of 3000 new sentences just
+before the same burst, and kills the bot while the reindex runs. `--exact` kills at the instant
 the server has stored a reply, inside the window the journal cannot close (see below).
 
 At the end every user must have exactly one answer. Printed: answered, lost, answered twice,
@@ -49,7 +49,6 @@ from bot.i18n import text
 USERS = 300
 KILLS_AFTER = (0, 30, 75, 150, 250)  # answers
 JITTER = 0.05  # seconds: answers go out about every 33 ms
-REINDEX_AFTER = 75  # answers before the admin sends /reindex
 REINDEX_SENTENCES = 3000
 SETTLE_SECONDS = 60.0  # give up when nothing has arrived for this long
 REINDEX_STARTED = text("admin_reindex_started", "en")
@@ -181,7 +180,8 @@ async def kills_run(root: Path, kills: list[int], *, exact: bool, seed: int) -> 
 
 
 async def reindex_run(root: Path, *, seed: int) -> None:
-    """The burst with an admin's /reindex of a bigger corpus; the kill lands during it."""
+    """An admin's /reindex of a bigger corpus, then the burst; the kill lands during the
+    reindex."""
     rng = random.Random(seed)
     run = Run("kill during a reindex", root)
     prepare(run)
@@ -191,10 +191,9 @@ async def reindex_run(root: Path, *, seed: int) -> None:
         with run.log.open("ab") as log:
             async with run.bot(api, log.fileno()) as process:
                 await api.wait_for(lambda: api.calls_to("getUpdates"), START_WAIT)
-                asking = asyncio.create_task(burst(api, run, rng))
-                await api.wait_for(lambda: answered(api, run) >= REINDEX_AFTER, timeout=60)
                 write_corpus(root / "documents", REINDEX_SENTENCES)
                 api.send_text("/reindex", user_id=ADMIN, language_code="en")
+                asking = asyncio.create_task(burst(api, run, rng))
 
                 def reindexing() -> bool:
                     return any(m["text"].startswith(REINDEX_STARTED) for m in api.messages(ADMIN))
@@ -241,10 +240,10 @@ def report(api: FakeBotAPI, run: Run, *, seconds: float) -> None:
     lines = [
         f"== {run.title}: {len(users)} users, {seconds:.0f} s in all",
         f"questions sent      {len(run.asked)}",
-        f"answered            {sum(bool(m) for m in got.values())}",
+        f"answered            {sum(any(kind_of(m) == 'reply' for m in got[u]) for u in users)}",
+        f"apologized to       {kinds['error']} (the error handler's reply instead of an answer)",
         f"lost                {sum(not m for m in got.values())}",
         f"answered twice      {len(twice)}",
-        f"apologies (error)   {kinds['error']}",
         f"latency             {percentiles(latency)} (question sent -> its answer stored)",
         f"kills after answers {[count for count, _ in run.kills]}",
         f"handled again       {replayed} (updates each start took from the journal); "
@@ -255,11 +254,24 @@ def report(api: FakeBotAPI, run: Run, *, seconds: float) -> None:
         f"log                 {log.count('Traceback')} tracebacks, "
         f"{len(re.findall(r' ERROR ', log))} ERROR lines",
     ]
+    lines += [f"  e.g. {line}" for line in failures(log)[:5]]
     for user in twice:
         first = got[user][0]["sent_at"] + wall_offset()
         near = min((abs(at - first), at - first) for _, at in run.kills)[1]
         lines.append(f"  user {user}: a kill {near * 1000:.1f} ms after its first reply arrived")
     print("\n".join(lines), flush=True)
+
+
+def failures(log: str) -> list[str]:
+    """The ERROR lines of the bot's log, each with the last line of its traceback."""
+    found, lines = [], log.splitlines()
+    for number, line in enumerate(lines):
+        if " ERROR " in line:
+            trace = [
+                following for following in lines[number + 1 : number + 80] if following[:1] != " "
+            ]
+            found.append(f"{line[24:]} -> {trace[1] if len(trace) > 1 else ''}")
+    return found
 
 
 def wall_offset() -> float:

@@ -9,7 +9,6 @@ import re
 import signal
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -72,8 +71,6 @@ ADMIN_COMMANDS = (
     "unanswered",
 )
 CONCURRENT_UPDATES = 32
-WORKER_THREADS = 2  # searches, SQLite writes and a reindex (which takes one for its duration)
-SWITCH_INTERVAL = 0.001  # seconds a thread keeps the GIL when another one wants it
 # The update types the handlers use; Telegram does not send the others at all.
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -208,7 +205,6 @@ async def _post_init(
 ) -> None:
     """Open the journal, model, index and state database, register the command menus, then
     queue the updates fetched before the last stop and not answered."""
-    _responsive_loop()
     durable: Durable = application.bot_data[DURABLE]
     await durable.open(bot_id=application.bot.id)
     if services is None:
@@ -222,19 +218,6 @@ async def _post_init(
     metrics.watch_index(services.searcher)
     await register_commands(application.bot, admin_ids=settings.admin_user_ids)
     await durable.replay(application)
-
-
-def _responsive_loop() -> None:
-    """Let the event loop have the GIL back soon while searches run in worker threads.
-
-    Searches hold the GIL most of the time. With six threads (asyncio's default here) and
-    Python's 5 ms switch interval, the loop waited 33 ms for it (p99 300 ms) in a test, and
-    each reply's way from Telegram into the journal with it; two threads and 1 ms: 3 ms.
-    """
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="worker")
-    )
 
 
 async def _post_shutdown(application: Application) -> None:
