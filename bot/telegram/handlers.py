@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 RUNTIME = "runtime"
 APOLOGY_PATIENCE = 10.0  # seconds; an apology that cannot get through soon is not worth it
+# Searches at once. They hold the GIL most of the time: more of them only make the event
+# loop wait for it, and every reply's way from Telegram into the journal with it.
+SEARCHES = 2
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Runtime:
     limiter: QuestionLimiter
     outbox: Outbox = field(default_factory=Outbox)
     durable: Durable | None = None  # the update journal, when there is one
+    searching: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SEARCHES))
 
     def version(self) -> str:
         """The tag of what the serving index holds (buttons carry it): model and documents.
@@ -210,9 +214,10 @@ async def answer_question(
     await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
     version = rt.version()  # before searching: a reindex meanwhile makes the buttons stale
     fallback = user.language_code if user else None
-    answer = await asyncio.to_thread(
-        rt.services.conversation.ask, chat_id, question_text, fallback_language=fallback
-    )
+    async with rt.searching:
+        answer = await asyncio.to_thread(
+            rt.services.conversation.ask, chat_id, question_text, fallback_language=fallback
+        )
     await asyncio.to_thread(rt.state.record_answer, question_text, abstained=answer.abstained)
     late = late_line(update, after=rt.settings.late_answer_seconds, lang=answer.language)
     body, keyboard = reply_for(rt, answer, version, late=late)
