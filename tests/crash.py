@@ -4,6 +4,7 @@
     PYTHONPATH=. .venv/bin/python tests/crash.py --kills     # only the five kills
     PYTHONPATH=. .venv/bin/python tests/crash.py --reindex   # only the kill during a reindex
     PYTHONPATH=. .venv/bin/python tests/crash.py --exact     # kills timed to a stored reply
+    PYTHONPATH=. .venv/bin/python tests/crash.py --kills --kill-after 30,150   # other moments
 
 The real bot (`python -m bot run`: long polling, the default model, the shipped article) runs
 as a process of its own against the fake Bot API of tests/fakebotapi.py with Telegram's
@@ -13,7 +14,8 @@ confirmed, nothing answered), 30, 75, 150 and 250 answers, each time a random 0-
 that answer reached the server (an operator's kill does not wait for a reply to land), and
 started again at once. The second run has an admin send /reindex of 3000 new sentences just
 before the same burst, and kills the bot while the reindex runs. `--exact` kills at the instant
-the server has stored a reply, inside the window the journal cannot close (see below).
+the server has stored a reply, inside the window the journal cannot close (README,
+Reliability: Crashes).
 
 At the end every user must have exactly one answer. Printed: answered, lost, answered twice,
 what each start handled again, and the window in which a kill sends a reply twice: from the
