@@ -83,6 +83,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Bitte schreib eine Frage in Worten, z. B. „{example}“",
         "en": "Please write a question in words, e.g. “{example}”",
     },
+    "late_answer": {
+        "de": "Entschuldige die späte Antwort – deine Frage kam am {date} um {time} UTC an.",
+        "en": "Sorry for the late answer – your question arrived on {date} at {time} UTC.",
+    },
     "rate_limited": {
         "de": "Das waren viele Fragen auf einmal. Bitte warte einen Moment und frag dann weiter.",
         "en": "That was a lot of questions at once. Please wait a moment, then ask again.",
@@ -195,7 +199,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Index: {index_type}, Hash {digest}\n"
             "Gebaut: {built_at}\nLaufzeit: {uptime}\n"
             "Beantwortete Fragen: {answered}\nEnthaltungsquote: {abstention_rate}\n"
-            "Bewertungen: 👍 {up} / 👎 {down}\nLetzter Neuaufbau: {last}"
+            "Bewertungen: 👍 {up} / 👎 {down}\nLetzter Neuaufbau: {last}\n"
+            "Dauerhaftigkeit: {durability}"
         ),
         "en": (
             "Documents ({count}):\n{documents}\n"
@@ -203,8 +208,17 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Index: {index_type}, hash {digest}\n"
             "Built at: {built_at}\nUptime: {uptime}\n"
             "Questions answered: {answered}\nAbstention rate: {abstention_rate}\n"
-            "Votes: 👍 {up} / 👎 {down}\nLast reindex: {last}"
+            "Votes: 👍 {up} / 👎 {down}\nLast reindex: {last}\n"
+            "Durability: {durability}"
         ),
+    },
+    "admin_durability_ok": {
+        "de": "in Ordnung (jedes Update steht im Journal, bevor es bestätigt wird)",
+        "en": "ok (every update is in the journal before it is confirmed)",
+    },
+    "admin_durability_degraded": {
+        "de": "EINGESCHRÄNKT seit {when}: das Journal schlägt fehl ({reason}); die Antworten gehen weiter, aber ein Absturz kann jetzt Fragen verlieren oder doppelt beantworten",
+        "en": "DEGRADED since {when}: the journal fails ({reason}); answering goes on, but a crash now can lose questions or answer them twice",
     },
     "admin_status_doc": {
         "de": "• {title} – {sentences} Sätze, Prüfsumme {checksum}",

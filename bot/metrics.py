@@ -34,6 +34,15 @@ ANSWER_SECONDS = Histogram(
 )
 ERRORS = Counter("quote_bot_errors", "Failures that reached the error handler")
 UPDATES = Counter("quote_bot_updates", "Telegram updates handled, whatever their outcome")
+REPLY_JOURNALED_SECONDS = Histogram(
+    "quote_bot_reply_journaled_seconds",
+    "From Telegram accepting a reply to its note in the update journal (a crash in between "
+    "sends the reply again)",
+    buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0),
+)
+JOURNAL_DEGRADED = Gauge(
+    "quote_bot_journal_degraded", "1 while the update journal fails and answers are not durable"
+)
 INDEX_LOADED = Gauge("quote_bot_index_loaded", "1 while an index is loaded and serving")
 INDEX_DOCUMENTS = Gauge("quote_bot_index_documents", "Documents in the serving index")
 INDEX_SENTENCES = Gauge("quote_bot_index_sentences", "Sentences in the serving index")

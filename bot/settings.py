@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     # /add may fetch from private, loopback and link-local addresses (an intranet, tests).
     allow_private_urls: bool = False
     followup_seconds: int = Field(default=300, ge=0)
+    late_answer_seconds: int = Field(default=600, ge=0)
 
     @field_validator("admin_user_ids", mode="before")
     @classmethod
@@ -138,3 +139,8 @@ class Settings(BaseSettings):
     def state_db(self) -> Path:
         """SQLite file for feedback, counters and question logs."""
         return self.index_dir / "state.sqlite3"
+
+    @cached_property
+    def journal_db(self) -> Path:
+        """SQLite file of the update journal: updates fetched, until they are answered."""
+        return self.index_dir / "journal.sqlite3"

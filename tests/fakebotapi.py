@@ -1235,6 +1235,10 @@ class FakeBotAPI:
         scope = None if methods is None else frozenset(methods)
         self._faults.append(_Fault("reset", times, scope, after_processing=after_processing))
 
+    def clear_faults(self) -> None:
+        """Forget the faults still waiting (fail_next, reset_connections, force_429)."""
+        self._faults.clear()
+
     def delay(self, seconds: float, methods: Iterable[str] | None = None) -> None:
         """Answer every matching call ``seconds`` late from now on; ``delay(0)`` stops it."""
         self._delay = (seconds, None if methods is None else frozenset(methods))

@@ -27,11 +27,22 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from crowd import (
+    ADMIN,
+    BOT,
+    FIRST_USER,
+    OFF_TOPIC,
+    QUESTIONS,
+    TOKEN,
+    kind_of,
+    percentiles,
+    reindex_outcome,
+)
 from fakebotapi import FakeBotAPI
 from pydantic import SecretStr
 from telegram.ext import Application
@@ -45,38 +56,7 @@ from bot.telegram.handlers import RUNTIME
 from bot.telegram.outbox import Outbox
 
 T = TypeVar("T")
-TOKEN = "123456789:AAF-load_test_token_for_the_fake_0123"
-BOT = "quote_bot"
-ADMIN = 4242
-FIRST_USER = 100_000
 SETTLE_SECONDS = 30.0  # give up waiting when nothing has arrived for this long
-
-QUESTIONS = {
-    "de": [
-        "Wer besuchte im Juni Pjöngjang?",
-        "Wo starben sechs nordkoreanische Offiziere?",
-        "Was hat Nordkorea an Russland geliefert?",
-        "Wann legte Moskau sein Veto ein?",
-        "Was sagte Professor Lim über Munition?",
-        "Welches Abkommen könnte Nordkorea aufheben?",
-        "Wer ist der südkoreanische Verteidigungsminister?",
-        "Schickt Nordkorea Soldaten in die Ukraine?",
-    ],
-    "en": [
-        "Who visited Pyongyang in June?",
-        "Where did six North Korean officers die?",
-        "What has North Korea supplied to Russia?",
-        "When did Moscow use its veto?",
-        "What did professor Lim say about ammunition supplies?",
-        "Which agreement might North Korea scrap?",
-        "Who is South Korea's defence minister?",
-        "Is North Korea sending troops to Ukraine?",
-    ],
-}
-OFF_TOPIC = {
-    "de": ["Wie hoch ist der Eiffelturm?", "Wie backe ich einen Apfelkuchen?", "Wer gewann 2014?"],
-    "en": ["How tall is the Eiffel Tower?", "What is the capital of Peru?", "Best pizza in Rome?"],
-}
 KINDS = ("question", "offtopic", "tap", "inline")
 WEIGHTS = (0.55, 0.15, 0.2, 0.1)
 BUTTONS = ("c", "m", "v1", "v-1")
@@ -139,33 +119,6 @@ class ErrorCounter(logging.Handler):
         self.counts[(record.levelname, record.name)] += 1
         if record.levelno >= logging.ERROR and len(self.samples) < 5:
             self.samples.append(f"{record.name}: {record.getMessage()[:200]}")
-
-
-LANGS = ("de", "en")
-CONTEXT_STARTS = tuple(text("context_title", x, title="", paragraph="")[:9] for x in LANGS)
-MORE_STARTS = tuple(text(key, x) for key in ("more_title", "no_more") for x in LANGS)
-APOLOGIES = {text("error", x) for x in LANGS}
-
-
-def kind_of(message: dict[str, Any]) -> str:
-    """What a bot message to a user is: reply (to a question), context, more or error."""
-    body = message["text"]
-    if body.startswith(CONTEXT_STARTS):
-        return "context"
-    if body.startswith(MORE_STARTS):
-        return "more"
-    return "error" if body in APOLOGIES else "reply"
-
-
-def percentiles(values: Sequence[float]) -> str:
-    if not values:
-        return "-"
-    ordered = sorted(values)
-
-    def at(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
-
-    return f"p50 {at(0.50):.2f} s, p95 {at(0.95):.2f} s, p99 {at(0.99):.2f} s"
 
 
 # ---------------------------------------------------------------------------- one user
@@ -253,6 +206,8 @@ async def run(
     """Start server and bot, let the users loose, wait until everything is answered, report."""
     counter = ErrorCounter()
     logging.getLogger().addHandler(counter)
+    for journal in settings.index_dir.glob(f"{settings.journal_db.name}*"):
+        journal.unlink()  # a new fake server counts update ids from 1 again
     with ServerThread() as server:
         api = server.api
         config = settings.model_copy(update={"telegram_api_url": f"http://{api.host}:{api.port}"})
@@ -308,15 +263,6 @@ async def stop(app: Application) -> None:
 async def admin_reindex(api: FakeBotAPI, at: float) -> None:
     await asyncio.sleep(max(0.0, at - time.monotonic()))
     api.send_text("/reindex", user_id=ADMIN, language_code="en")
-
-
-def reindex_outcome(api: FakeBotAPI) -> str | None:
-    """The first line of the admin's reindex message once it is final, else None."""
-    for message in api.messages(ADMIN):
-        first = message["text"].split("\n", 1)[0]
-        if first.startswith(("Index rebuilt", "Reindex failed", "A reindex is already")):
-            return first
-    return None
 
 
 def outstanding(api: FakeBotAPI, tally: Tally) -> int:

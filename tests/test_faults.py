@@ -11,12 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
+import botprocess
 import pytest
 from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
 from test_telegram import (
@@ -37,41 +34,19 @@ from bot.settings import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
-PROJECT = Path(__file__).resolve().parents[1]
-START_WAIT = 90.0  # seconds for a subprocess to load the model and start polling
+START_WAIT = botprocess.START_WAIT
 
 
 @contextlib.asynccontextmanager
 async def bot_process(api: FakeBotAPI) -> AsyncIterator[asyncio.subprocess.Process]:
     """`python -m bot run` against the fake server (INDEX_DIR etc. come from the fixtures)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": f"http://127.0.0.1:{api.port}",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with botprocess.bot_process(api, token=TOKEN) as process:
         yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.communicate()
 
 
 async def stopped(process: asyncio.subprocess.Process, timeout: float = WAIT) -> str:
     """SIGTERM, then the process's log once it has exited."""
-    process.send_signal(signal.SIGTERM)
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout)
-    return stderr.decode()
+    return await botprocess.stopped(process, timeout)
 
 
 def replies(api: FakeBotAPI, chat_id: int) -> list[str]:

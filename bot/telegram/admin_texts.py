@@ -132,6 +132,7 @@ def status_text(rt: Runtime, last: ReindexResult | None, lang: str) -> str:
         up=votes[1],
         down=votes[-1],
         last=last_text(last, lang),
+        durability=durability_text(rt, lang),
     )
     return escape(body)
 
@@ -142,6 +143,16 @@ def second_progress(progress: tuple[int, int] | None) -> str:
         return ""
     done, total = progress
     return f"({done:,}/{total:,})"
+
+
+def durability_text(rt: Runtime, lang: str) -> str:
+    """Whether the update journal works (plain text)."""
+    state = rt.durable.durability if rt.durable is not None else None
+    if state is None or not state.degraded:
+        return text("admin_durability_ok", lang)
+    return text(
+        "admin_durability_degraded", lang, when=when(state.since or 0), reason=state.problem
+    )
 
 
 def last_text(last: ReindexResult | None, lang: str) -> str:

@@ -44,8 +44,10 @@ from bot.i18n import text
 from bot.settings import Settings
 from bot.state import StateStore
 from bot.telegram import add, admin, groups, handlers, inline, web
+from bot.telegram.durable import DURABLE, Durable
 from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, AnswerCache, kind_is
 from bot.telegram.limits import QuestionLimiter
+from bot.telegram.receipts import JournaledOutbox, JournaledProcessor
 from bot.telegram.updates import SkippingUpdatesRequest
 
 if TYPE_CHECKING:
@@ -70,6 +72,7 @@ ADMIN_COMMANDS = (
     "unanswered",
 )
 CONCURRENT_UPDATES = 32
+SWITCH_INTERVAL = 0.001  # seconds
 # The update types the handlers use; Telegram does not send the others at all.
 ALLOWED_UPDATES = [
     Update.MESSAGE,
@@ -105,6 +108,7 @@ def build_application(settings: Settings, *, services: Services | None = None) -
     """
     root = settings.telegram_api_url
     limiter = QuestionLimiter(settings.rate_limit)
+    durable = Durable(settings.journal_db)
     application = (
         ApplicationBuilder()
         .token(checked_token(settings))
@@ -117,8 +121,9 @@ def build_application(settings: Settings, *, services: Services | None = None) -
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .get_updates_request(SkippingUpdatesRequest(connection_pool_size=1))
-        .concurrent_updates(CONCURRENT_UPDATES)
+        # Fetched updates go into the journal before PTB sees (and confirms) them.
+        .get_updates_request(SkippingUpdatesRequest(connection_pool_size=1, durable=durable))
+        .concurrent_updates(JournaledProcessor(CONCURRENT_UPDATES, durable=durable))
         # The Outbox paces answers to Telegram's flood limits; PTB's limiter only retries
         # after a 429, or it would count typing actions and button toasts against them too.
         .rate_limiter(
@@ -129,6 +134,7 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         .build()
     )
     application.bot_data[web.ACTIVITY] = metrics.Activity()
+    application.bot_data[DURABLE] = durable
     private, group = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     new = filters.UpdateType.MESSAGE  # edited messages are never answered as questions
     application.add_handlers(
@@ -200,25 +206,33 @@ async def _post_init(
     services: Services | None,
     limiter: QuestionLimiter,
 ) -> None:
-    """Open the model, index and state database, then register the command menus."""
+    """Open the journal, model, index and state database, register the command menus, then
+    queue the updates fetched before the last stop and not answered."""
+    # A thread that wants the GIL gets it within 1 ms instead of 5: the event loop, next to
+    # searches in worker threads (see handlers.SEARCHES).
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    durable: Durable = application.bot_data[DURABLE]
+    await durable.open(bot_id=application.bot.id)
     if services is None:
         from bot.app import open_services  # loads torch: only when the bot really starts
 
         services = await asyncio.to_thread(open_services, settings)
     state = await asyncio.to_thread(StateStore, settings.state_db)
     application.bot_data[handlers.RUNTIME] = handlers.Runtime(
-        settings, services, state, AnswerCache(), limiter
+        settings, services, state, AnswerCache(), limiter, JournaledOutbox(durable), durable
     )
     metrics.watch_index(services.searcher)
     await register_commands(application.bot, admin_ids=settings.admin_user_ids)
+    await durable.replay(application)
 
 
 async def _post_shutdown(application: Application) -> None:
-    """Close the state database."""
+    """Close the state database and the journal."""
     metrics.watch_index(None)
     found = application.bot_data.pop(handlers.RUNTIME, None)
     if found is not None:
         await asyncio.to_thread(found.state.close)
+    await application.bot_data[DURABLE].close()
 
 
 async def register_commands(bot: Bot, *, admin_ids: frozenset[int] = frozenset()) -> None:

@@ -22,7 +22,7 @@ from telegram.ext import ContextTypes
 
 from bot import metrics
 from bot.answers import Answer
-from bot.formatting import answer_html, context_html, escape, more_html
+from bot.formatting import TELEGRAM_LIMIT, answer_html, context_html, escape, more_html
 from bot.i18n import LANGUAGES, language_name, text
 from bot.language import detect_language
 from bot.settings import Settings
@@ -37,14 +37,19 @@ from bot.telegram.keyboards import (
 )
 from bot.telegram.limits import QuestionLimiter, clean_question, fit_message, question_problem
 from bot.telegram.outbox import Outbox
+from bot.telegram.receipts import carried, late_line
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.telegram.durable import Durable
 
 logger = logging.getLogger(__name__)
 
 RUNTIME = "runtime"
 APOLOGY_PATIENCE = 10.0  # seconds; an apology that cannot get through soon is not worth it
+# Searches at once. They hold the GIL most of the time: more of them only make the event
+# loop wait for it, and every reply's way from Telegram into the journal with it.
+SEARCHES = 2
 
 
 @dataclass
@@ -57,6 +62,8 @@ class Runtime:
     answers: AnswerCache
     limiter: QuestionLimiter
     outbox: Outbox = field(default_factory=Outbox)
+    durable: Durable | None = None  # the update journal, when there is one
+    searching: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(SEARCHES))
 
     def version(self) -> str:
         """The tag of what the serving index holds (buttons carry it): model and documents.
@@ -119,7 +126,7 @@ async def in_background(
     waits for its own tasks only while it runs, and in-flight replies must still go out.
     """
     if context.application.running:
-        context.application.create_task(work, update=update)
+        context.application.create_task(carried(work), update=update)
     else:
         await work
 
@@ -207,14 +214,19 @@ async def answer_question(
     await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
     version = rt.version()  # before searching: a reindex meanwhile makes the buttons stale
     fallback = user.language_code if user else None
-    answer = await asyncio.to_thread(
-        rt.services.conversation.ask, chat_id, question_text, fallback_language=fallback
-    )
+    async with rt.searching:
+        answer = await asyncio.to_thread(
+            rt.services.conversation.ask, chat_id, question_text, fallback_language=fallback
+        )
     await asyncio.to_thread(rt.state.record_answer, question_text, abstained=answer.abstained)
-    body, keyboard = reply_for(rt, answer, version)
-    await reply(
-        update, context, body, reply_markup=keyboard, sent=partial(metrics.record_question, answer)
-    )
+    late = late_line(update, after=rt.settings.late_answer_seconds, lang=answer.language)
+    body, keyboard = reply_for(rt, answer, version, late=late)
+    options: dict[str, Any] = {"reply_markup": keyboard}
+    if late and update.message is not None:  # show which question this answers
+        options["reply_parameters"] = ReplyParameters(
+            update.message.message_id, allow_sending_without_reply=True
+        )
+    await reply(update, context, body, sent=partial(metrics.record_question, answer), **options)
 
 
 def _refusal(rt: Runtime, question_text: str, user: User | None) -> str | None:
@@ -233,10 +245,17 @@ def _refusal(rt: Runtime, question_text: str, user: User | None) -> str | None:
     return escape(text("rate_limited", lang))
 
 
-def reply_for(rt: Runtime, answer: Answer, version: str) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The HTML and the buttons of an answer (example questions after an abstention)."""
+def reply_for(
+    rt: Runtime, answer: Answer, version: str, *, late: str = ""
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The HTML and the buttons of an answer (example questions after an abstention), after
+    the `late` line if there is one."""
     examples = rt.services.examples(answer.language)
-    body = fit_message(answer_html(answer, answer.language, examples=examples))
+    room = TELEGRAM_LIMIT - (len(late.encode("utf-16-le")) // 2 + 2 if late else 0)
+    body = fit_message(
+        answer_html(answer, answer.language, examples=examples, limit=room), limit=room
+    )
+    body = f"{late}\n\n{body}" if late else body
     if answer.abstained:
         return body, examples_keyboard(examples, lang=answer.language, version=version)
     key = rt.answers.put(answer)

@@ -6,6 +6,10 @@ Bot API server shapes differently, such as a poll from a self-hosted server befo
 behind it. Here each update is read on its own first: one that fails is logged and replaced
 by an update that carries only its id, which no handler takes up, so the offset moves past
 it. The webhook server uses `readable` the same way.
+
+The same request writes each fetched batch to the update journal (`durable.py`) before PTB
+sees it: PTB confirms a batch to Telegram with its next getUpdates, and by then the batch is
+on disk.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 
 from telegram import Bot, Update
 from telegram.request import HTTPXRequest
+
+from bot.telegram.durable import Durable
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +46,18 @@ def readable(raw: dict[str, Any], bot: Bot | None = None) -> dict[str, Any]:
 
 
 class SkippingUpdatesRequest(HTTPXRequest):
-    """The getUpdates connection: hands PTB only updates it can read (see the module doc)."""
+    """The getUpdates connection: hands PTB only updates it can read, and only once they are
+    in the journal (see the module doc)."""
+
+    def __init__(self, *, durable: Durable | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.durable = durable
 
     async def post(self, url: str, request_data: Any = None, **timeouts: Any) -> Any:
         result = await super().post(url, request_data, **timeouts)
-        if isinstance(result, list):
-            return [readable(raw) if isinstance(raw, dict) else raw for raw in result]
-        return result
+        if not isinstance(result, list):
+            return result
+        batch = [readable(raw) if isinstance(raw, dict) else raw for raw in result]
+        if self.durable is None or not all(isinstance(raw, dict) for raw in batch):
+            return batch
+        return await self.durable.admit(batch)

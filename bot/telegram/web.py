@@ -2,8 +2,9 @@
 
 python-telegram-bot's own `run_webhook` serves nothing but the update path, so the bot runs
 its own tornado server, as in PTB's "custom webhook bot" example: a request is checked here,
-its update goes onto `application.update_queue`, and the Application handles it exactly as
-it would a polled one.
+its update goes into the journal and then onto `application.update_queue`, and the
+Application handles it exactly as it would a polled one. The 200 that tells Telegram to
+forget the update is sent only once the journal has it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tornado.netutil import bind_sockets
 from bot.metrics import Activity
 from bot.settings import Settings
 from bot.telegram import handlers
+from bot.telegram.durable import DURABLE, READY_SECONDS, Durable
 from bot.telegram.updates import readable
 
 logger = logging.getLogger(__name__)
@@ -55,18 +57,26 @@ def bind(settings: Settings) -> list[socket.socket]:
 
 
 def health(application: Application) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and JSON of /healthz: 200 once the index is loaded, 503 before."""
+    """The HTTP status and JSON of /healthz: 200 once the index is loaded, 503 before.
+
+    A failing journal does not change the status (the bot still answers), only `durable`.
+    """
     activity: Activity = application.bot_data[ACTIVITY]
     runtime = application.bot_data.get(handlers.RUNTIME)
     last = activity.last_update_at
+    durability = application.bot_data[DURABLE].durability
+    since = durability.since
     report: dict[str, Any] = {
         "index_loaded": runtime is not None,
         "index_version": None,
         "documents": None,
         "sentences": None,
         "index_sha256": None,
-        "last_update_at": None if last is None else datetime.fromtimestamp(last, UTC).isoformat(),
+        "last_update_at": None if last is None else _iso(last),
         "uptime_seconds": round(activity.uptime(), 1),
+        "durable": not durability.degraded,
+        "durability_problem": durability.problem,
+        "durability_degraded_since": None if since is None else _iso(since),
     }
     if runtime is None:
         return HTTPStatus.SERVICE_UNAVAILABLE, report
@@ -78,6 +88,10 @@ def health(application: Application) -> tuple[int, dict[str, Any]]:
         index_sha256=version.manifest.index_sha256,
     )
     return HTTPStatus.OK, report
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 class WebhookServer:
@@ -173,17 +187,27 @@ class UpdateHandler(tornado.web.RequestHandler):
         self.app, self.secret = app, secret
 
     async def post(self) -> None:
-        """Queue the posted update if the request carries the right secret token."""
+        """Journal and queue the posted update if the request carries the right secret token;
+        the 200 goes out after that (503 if the bot is not ready for updates yet)."""
         if not _secret_matches(self.request.headers.get(SECRET_HEADER), self.secret):
             logger.debug("webhook request without the right secret from %s", self.request.remote_ip)
             self.set_status(HTTPStatus.FORBIDDEN)
             return
         try:
-            raw = json.loads(self.request.body)
-            update = Update.de_json(readable(raw), self.app.bot)
+            raw = readable(json.loads(self.request.body))
+            update = Update.de_json(raw, self.app.bot)
         except Exception as exc:  # no JSON object with an update_id: the sender's error
             logger.warning("webhook request with an unreadable update (%s)", type(exc).__name__)
             self.set_status(HTTPStatus.BAD_REQUEST)
+            return
+        durable: Durable = self.app.bot_data[DURABLE]
+        try:
+            await asyncio.wait_for(durable.ready.wait(), READY_SECONDS)
+        except TimeoutError:  # still starting: Telegram sends the update again later
+            self.set_status(HTTPStatus.SERVICE_UNAVAILABLE)
+            return
+        [kept] = await durable.admit([raw])
+        if len(kept) < len(raw):  # emptied: the journal has it, Telegram sent it again
             return
         if isinstance(self.app.bot, ExtBot):
             self.app.bot.insert_callback_data(update)
