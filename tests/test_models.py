@@ -34,10 +34,8 @@ PROMPTS = {"query": "query: ", "document": "passage: "}
 WORDS = "query passage : wer besuchte im juni pjöngjang putin nordkorea soldaten ukraine"
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny sentence-transformers model directory, as `SentenceTransformer.save` writes it."""
-    root = tmp_path_factory.mktemp("model")
+def tiny_bert(**extra) -> tuple[BertConfig, BertTokenizerFast]:
+    """A one-layer BERT configuration and a tokenizer with a vocabulary of its own."""
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     vocab = {token: i for i, token in enumerate([*specials, *WORDS.split()])}
     config = BertConfig(
@@ -46,10 +44,19 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         num_hidden_layers=1,
         num_attention_heads=2,
         intermediate_size=2 * DIMENSION,
+        **extra,
     )
     torch.manual_seed(0)
+    return config, BertTokenizerFast(vocab=vocab)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny sentence-transformers model directory, as `SentenceTransformer.save` writes it."""
+    root = tmp_path_factory.mktemp("model")
+    config, tokenizer = tiny_bert()
     BertModel(config).save_pretrained(root / "bert")
-    BertTokenizerFast(vocab=vocab).save_pretrained(root / "bert")
+    tokenizer.save_pretrained(root / "bert")
     modules = [Transformer(str(root / "bert")), Pooling(DIMENSION)]
     SentenceTransformer(modules=modules, prompts=PROMPTS).save(str(root / "model"))
     return root / "model"
@@ -87,22 +94,12 @@ def test_index_and_search_work_with_another_model(model_dir: Path, tmp_path: Pat
 def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny cross-encoder directory: a one-layer BERT that scores a pair with one logit."""
     root = tmp_path_factory.mktemp("cross") / "model"
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab = {token: i for i, token in enumerate([*specials, *WORDS.split()])}
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=DIMENSION,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=2 * DIMENSION,
-        num_labels=1,
-    )
-    torch.manual_seed(0)
+    config, tokenizer = tiny_bert(num_labels=1)
     model = BertForSequenceClassification(config)
     with torch.no_grad():  # random weights score all pairs alike: spread them apart
         model.classifier.weight.mul_(100.0)
     model.save_pretrained(root)
-    BertTokenizerFast(vocab=vocab).save_pretrained(root)
+    tokenizer.save_pretrained(root)
     return root
 
 
