@@ -172,8 +172,8 @@ class Searcher:
         )
         ids = _candidates(serving, query, lexical, second_query)
         cross = serving.languages[ids] != language
-        vectors = serving.second
-        full = second_query is not None and vectors is not None and vectors.complete
+        table = serving.second  # the second model's sentence vectors, if it has any
+        full = second_query is not None and table is not None and table.complete
         hybrid = fuse(
             serving.version.vectors[ids] @ query,
             serving.windows[ids] @ query,
@@ -185,15 +185,15 @@ class Searcher:
         )
         scores, second_top, second_cross = hybrid, None, False
         if full:
-            second = vectors.of(ids) @ second_query
+            second = table.of(ids) @ second_query
             scores = with_second(hybrid, second, self.weights)
             best = int(np.argmax(second))
             second_top, second_cross = float(second[best]), bool(cross[best])
-        elif second_query is not None and vectors is not None:
+        elif second_query is not None and table is not None:
             # Still filling: the hybrid's head is embedded on the spot and ordered with the
             # second model; abstention stays the hybrid's until every vector exists.
             head = np.argsort(-hybrid, kind="stable")[:HEAD]
-            second = vectors.of(ids[head]) @ second_query
+            second = table.of(ids[head]) @ second_query
             scores = _head_first(hybrid, head, with_second(hybrid[head], second, self.weights))
         elif isinstance(self.reranker, CrossEncoderReranker):
             head = np.argsort(-hybrid, kind="stable")[: self.reranker.head]
