@@ -121,6 +121,7 @@ def open_services(
         embed=indexer.embed_cached,
         reranker=reranker,
         weights=weights,
+        keys_dir=indexer.keys_dir,
     )
     # Load the model weights and the language detector now, not on the first question.
     searcher.answer("warm-up", language=detect_language("warm-up"))

@@ -15,6 +15,7 @@ from bot.corpus import Corpus
 from bot.documents import Document, Skipped, ensure_documents_dir, read_documents
 from bot.embedding import embed_documents
 from bot.errors import IndexCorrupt
+from bot.keys import open_keys, prune_keys
 from bot.language import detect_language
 from bot.store import EmbeddingCache, IndexStore, IndexVersion
 from bot.stores import VectorStore
@@ -67,6 +68,7 @@ class Indexer:
         self.model_name = model_name
         self.index_type = index_type
         self._cache_path = index_dir / "embeddings.sqlite3"
+        self.keys_dir = index_dir / "keys"  # each version's search keys (bot/keys.py)
 
     def embed_cached(
         self,
@@ -180,8 +182,12 @@ class Indexer:
             build_seconds=seconds,
         )
         manifest = self.store.load(version).manifest  # verify before anything points to it
+        if progress:
+            progress("keys", 0, len(texts))
+        open_keys(self.keys_dir, version, corpus, self.embed_cached, int(vectors.shape[1]))
         if activate:
             self.store.activate(version)
+        prune_keys(self.keys_dir, {version, self.store.current_id(), self.store.previous_id()})
         logger.info(
             "built index %s: %d documents, %d sentences, %d embedded, %.2f s",
             version,

@@ -8,10 +8,12 @@ language (PyStemmer). Scoring is bm25s.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -103,7 +105,7 @@ def terms(text: str, language: str = "de") -> list[str]:
 
 
 class LexicalIndex:
-    """BM25 scores of a question against every sentence."""
+    """BM25 scores of a question against every sentence; saved and memory-mapped as bm25s files."""
 
     def __init__(
         self, texts: list[str], *, language: str = "de", k1: float = 1.2, b: float = 0.75
@@ -118,19 +120,52 @@ class LexicalIndex:
             self._bm25.index(corpus, show_progress=False)
             self._vocab = self._bm25.vocab_dict
 
+    def save(self, folder: Path) -> None:
+        """Write the index to `folder` (bm25s's arrays, its vocabulary and the written words)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._size:
+            self._bm25.save(str(folder / "bm25"))
+        meta = {"language": self.language, "size": self._size, "words": self._words}
+        (folder / "lexical.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        """The index `save` wrote; its score arrays are memory-mapped, not read into memory."""
+        meta = json.loads((folder / "lexical.json").read_text("utf-8"))
+        index = cls([], language=meta["language"])
+        index._size, index._words = meta["size"], meta["words"]
+        if index._size:
+            index._bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True)
+            index._vocab = index._bm25.vocab_dict
+        return index
+
     def vocabulary(self) -> tuple[list[str], list[str], list[str]]:
         """The words of the indexed sentences: as written, folded, and as BM25 terms."""
         folded = sorted(self._words)
         written = [self._words[f] for f in folded]
         return written, folded, _stemmer(self.language).stemWords(folded)
 
-    def weighted_scores(self, term_weights: dict[str, float]) -> np.ndarray:
-        """Sum over terms of weight x BM25 score of that term alone."""
-        total = np.zeros(self._size, dtype=np.float32)
+    def matches(self, term_weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """The sentences holding any of the terms, and per sentence the sum over its terms of
+        weight x BM25 score of that term alone: (sorted sentence ids, scores).
+
+        Reads only the terms' postings, so the cost grows with how often they occur, not
+        with the size of the corpus.
+        """
+        postings = self._bm25.scores if self._size else {}
+        ids, scores = [], []
         for term, weight in term_weights.items():
-            if term in self._vocab:
-                total += weight * np.asarray(self._bm25.get_scores([term]), dtype=np.float32)
-        return total
+            row = self._vocab.get(term)
+            if row is None:
+                continue
+            lo, hi = int(postings["indptr"][row]), int(postings["indptr"][row + 1])
+            ids.append(np.asarray(postings["indices"][lo:hi]))
+            scores.append(weight * np.asarray(postings["data"][lo:hi], dtype=np.float64))
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        found, where = np.unique(np.concatenate(ids), return_inverse=True)
+        summed = np.bincount(where, weights=np.concatenate(scores))
+        return found.astype(np.int64), summed.astype(np.float32)
 
     def known_terms(self, question: str) -> int:
         """How many terms `question` has when the document contains all of them, else 0."""
@@ -143,10 +178,7 @@ class LexicalIndex:
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of each sentence (0 where no term matches)."""
-        query = terms(question, self.language)
-        if not self._size or not query:
-            return np.zeros(self._size, dtype=np.float32)
-        known = [t for t in query if t in self._vocab]
-        if not known:
-            return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        total = np.zeros(self._size, dtype=np.float32)
+        ids, scores = self.matches(dict.fromkeys(self.query_terms(question), 1.0))
+        total[ids] = scores
+        return total

@@ -10,19 +10,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from bot.answers import Answer, Context, Hit, Quote, context_of, quotes_from_hits
-from bot.bridging import TermBridge
 from bot.corpus import Corpus
 from bot.embedding import embed_documents, embed_queries
 from bot.fusion import FusionWeights, confident, fuse, rank, with_second
 from bot.highlight import answer_span
-from bot.lexical import LexicalIndex, tokens
+from bot.keys import SearchKeys, open_keys
+from bot.lexical import tokens
 from bot.rerank import BiEncoder, CrossEncoderReranker, PassageVectors, Reranker
-from bot.splitting import clauses
 from bot.store import IndexVersion
 
 MAX_QUOTES = 3
@@ -37,13 +37,8 @@ class _Serving:
     """One index version with everything derived from it for searching."""
 
     version: IndexVersion
-    lexical: LexicalIndex
-    bridge: TermBridge
-    windows: np.ndarray  # per sentence: normalized mean of it and its paragraph neighbours
-    clause_vectors: np.ndarray
-    clause_ranges: np.ndarray  # per sentence: [start, end) of its rows in clause_vectors
+    keys: SearchKeys  # BM25, the term bridge, clause vectors, windows, languages
     texts: list[str]  # sentence texts by id
-    languages: np.ndarray  # per sentence: its document's language
     second: PassageVectors | None  # the second model's sentence vectors (bi-encoder)
 
     @property
@@ -77,10 +72,14 @@ class Searcher:
         weights: FusionWeights | None = None,
         embed: Embed | None = None,
         reranker: Reranker | None = None,
+        keys_dir: Path | None = None,
     ) -> None:
+        """`keys_dir` holds each version's search keys (bot/keys.py); without it they are
+        built in memory whenever a version is served."""
         self.model = model
         self.weights = weights or FusionWeights()
         self.reranker = reranker
+        self.keys_dir = keys_dir
         self._embed = embed or (lambda texts: embed_documents(model, texts))
         self._serving = self._serve(version)
 
@@ -129,7 +128,7 @@ class Searcher:
         hits = tuple(
             Hit(i, float(s)) for i, s in zip(ranking.ids[:k], ranking.scores[:k], strict=True)
         )
-        known = serving.lexical.known_terms(question)
+        known = serving.keys.lexical.known_terms(question)
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
         sure = confident(
             ranking.hybrid_top,
@@ -161,24 +160,25 @@ class Searcher:
         """Candidates, scored by every signal and sorted best first."""
         if not serving.corpus.sentences:  # nothing to quote: the answer is an abstention
             return _Ranking([], np.zeros(0, dtype=np.float32), 0.0, None, False)
+        keys = serving.keys
         question_words = tokens(question)[:32]
         vectors = embed_queries(self.model, [question, *(w for w, _ in question_words)])
         query, word_vectors = vectors[0], vectors[1:]
-        exact = {t: 1.0 for t in serving.lexical.query_terms(question)}
-        bridged = serving.bridge.expand([f for _, f in question_words], word_vectors)
-        lexical = serving.lexical.weighted_scores({**bridged, **exact})
+        exact = {t: 1.0 for t in keys.lexical.query_terms(question)}
+        bridged = keys.bridge.expand([f for _, f in question_words], word_vectors)
+        matched, matched_scores = keys.lexical.matches({**bridged, **exact})
         second_query = (
             self.reranker.query(question) if isinstance(self.reranker, BiEncoder) else None
         )
-        ids = _candidates(serving, query, lexical, second_query)
-        cross = serving.languages[ids] != language
+        ids = _candidates(serving, query, matched, matched_scores, second_query)
+        cross = keys.languages[ids] != language
         table = serving.second  # the second model's sentence vectors, if it has any
         full = second_query is not None and table is not None and table.complete
         hybrid = fuse(
             serving.version.vectors[ids] @ query,
-            serving.windows[ids] @ query,
-            _best_clauses(serving, ids, query),
-            lexical[ids],
+            _window_cosines(serving.version.vectors, keys.windows, ids, query),
+            _best_clauses(keys, ids, query),
+            _lexical_of(ids, matched, matched_scores),
             self.weights,
             cross=cross,
             second=full,
@@ -210,34 +210,18 @@ class Searcher:
 
     def _serve(self, version: IndexVersion) -> _Serving:
         corpus = version.corpus
-        texts = [s.text for s in corpus.sentences]
-        lexical = LexicalIndex(texts, language=_main_language(corpus))
-        vocab, folded, terms = lexical.vocabulary()
-        pieces = [(s.id, c) for s in corpus.sentences for c in clauses(s.text)]
-        dim = version.vectors.shape[1]
-        # No sentences (every document removed): no keys, and every question abstains.
-        keys = (
-            self._embed(vocab + [c for _, c in pieces])
-            if vocab or pieces
-            else np.zeros((0, dim), dtype=np.float32)
+        keys = open_keys(
+            self.keys_dir,
+            version.manifest.version,
+            corpus,
+            self._embed,
+            version.vectors.shape[1],
         )
-        counts = np.bincount([sid for sid, _ in pieces], minlength=len(texts))
-        ends = np.cumsum(counts)
-        languages = {d.doc_id: d.language for d in corpus.documents}
         second = None
         if isinstance(self.reranker, BiEncoder):
             second = self.reranker.serve(second_keys(corpus), self.reranker.dimension)
-        return _Serving(
-            version=version,
-            lexical=lexical,
-            bridge=TermBridge(folded, terms, keys[: len(vocab)].reshape(len(vocab), dim)),
-            windows=_windows(corpus, version.vectors),
-            clause_vectors=keys[len(vocab) :].reshape(len(pieces), dim),
-            clause_ranges=np.stack([ends - counts, ends], axis=1),
-            texts=texts,
-            languages=np.array([languages[s.doc_id] for s in corpus.sentences]),
-            second=second,
-        )
+        texts = [s.text for s in corpus.sentences]
+        return _Serving(version=version, keys=keys, texts=texts, second=second)
 
 
 def second_keys(corpus: Corpus) -> list[str]:
@@ -262,13 +246,37 @@ def _head_first(scores: np.ndarray, head: np.ndarray, head_scores: np.ndarray) -
     return out
 
 
-def _best_clauses(serving: _Serving, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+def _best_clauses(keys: SearchKeys, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Per candidate, the cosine of its best clause (-1 for a sentence without clauses)."""
     best = np.full(len(ids), -1.0, dtype=np.float32)
-    for n, (lo, hi) in enumerate(serving.clause_ranges[ids]):
+    for n, (lo, hi) in enumerate(keys.clause_ranges[ids]):
         if hi > lo:
-            best[n] = float((serving.clause_vectors[lo:hi] @ query).max())
+            best[n] = float((keys.clause_vectors[lo:hi] @ query).max())
     return best
+
+
+def _window_cosines(
+    vectors: np.ndarray, windows: np.ndarray, ids: np.ndarray, query: np.ndarray
+) -> np.ndarray:
+    """Per candidate, the cosine of the normalized mean of its window's sentence vectors."""
+    spans = np.asarray(windows[ids])
+    width = int((spans[:, 1] - spans[:, 0]).max()) if len(ids) else 0
+    rows = spans[:, :1] + np.arange(width)
+    inside = rows < spans[:, 1:]
+    rows = np.where(inside, rows, spans[:, :1])
+    means = (vectors[rows.ravel()].reshape(len(ids), width, -1) * inside[..., None]).sum(axis=1)
+    norms = np.linalg.norm(means, axis=1)
+    return (means @ query) / np.where(norms > 0, norms, 1.0)
+
+
+def _lexical_of(ids: np.ndarray, matched: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The BM25 evidence of each of `ids` (0 for a sentence that matched no term)."""
+    out = np.zeros(len(ids), dtype=np.float32)
+    if len(matched):
+        at = np.minimum(np.searchsorted(matched, ids), len(matched) - 1)
+        hit = matched[at] == ids
+        out[hit] = scores[at[hit]]
+    return out
 
 
 def _highlighted(question: str, quotes: list[Quote]) -> tuple[Quote, ...]:
@@ -276,17 +284,12 @@ def _highlighted(question: str, quotes: list[Quote]) -> tuple[Quote, ...]:
     return tuple(replace(q, highlight=answer_span(question, q.text)) for q in quotes)
 
 
-def _windows(corpus: Corpus, vectors: np.ndarray) -> np.ndarray:
-    """Each sentence's vector averaged with its paragraph neighbours, renormalized."""
-    windows = np.zeros_like(vectors)
-    for sentence in corpus.sentences:
-        mean = vectors[[s.id for s in corpus.neighbours(sentence)]].mean(axis=0)
-        windows[sentence.id] = mean / (np.linalg.norm(mean) or 1.0)
-    return windows
-
-
 def _candidates(
-    serving: _Serving, query: np.ndarray, lexical: np.ndarray, second_query: np.ndarray | None
+    serving: _Serving,
+    query: np.ndarray,
+    matched: np.ndarray,
+    matched_scores: np.ndarray,
+    second_query: np.ndarray | None,
 ) -> np.ndarray:
     """Sentences worth scoring: the nearest under each model plus the best BM25 matches."""
     index = serving.version.index
@@ -294,16 +297,8 @@ def _candidates(
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     _, dense_ids = index.search(query.reshape(1, -1), k)
-    best_lexical = np.argpartition(-lexical, k - 1)[:k] if k < len(lexical) else np.arange(k)
-    best_lexical = best_lexical[lexical[best_lexical] > 0]
-    found = [dense_ids[0][dense_ids[0] >= 0], best_lexical]
+    best = np.argpartition(-matched_scores, k - 1)[:k] if k < len(matched) else slice(None)
+    found = [dense_ids[0][dense_ids[0] >= 0], matched[best]]
     if second_query is not None and serving.second is not None:
         found.append(serving.second.nearest(second_query, k))
     return np.unique(np.concatenate(found)).astype(np.int64)
-
-
-def _main_language(corpus: Corpus) -> str:
-    counts: dict[str, int] = {}
-    for doc in corpus.documents:
-        counts[doc.language] = counts.get(doc.language, 0) + corpus.sentences_of(doc.doc_id)
-    return max(counts, key=counts.get) if counts else "de"

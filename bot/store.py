@@ -4,6 +4,7 @@ Layout of `INDEX_DIR`:
 
     versions/<id>/manifest.json   what was built, from what, with which model (+ index hash)
     versions/<id>/index.faiss     one normalized vector per sentence, row i = sentence i
+    versions/<id>/vectors.npy     the same vectors, memory-mapped for re-scoring candidates
     versions/<id>/corpus.json     documents and sentences with their positions
     CURRENT, PREVIOUS             the id of the serving version and of the one before
     embeddings.sqlite3            cache of sentence vectors by model and sentence checksum
@@ -208,6 +209,7 @@ class IndexStore:
         tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=self.root))
         index = new_index(vectors, index_type)
         faiss.write_index(index, str(tmp / "index.faiss"))
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
         (tmp / "corpus.json").write_text(json.dumps(corpus.to_json(), ensure_ascii=False), "utf-8")
         digest = _sha256(tmp / "index.faiss")
         version = self._new_id(time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + digest[:8])
@@ -224,7 +226,7 @@ class IndexStore:
             index_sha256=digest,
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), "utf-8")
-        for name in ("index.faiss", "corpus.json", "manifest.json"):
+        for name in ("index.faiss", "vectors.npy", "corpus.json", "manifest.json"):
             _fsync(tmp / name)
         os.rename(tmp, self.versions / version)
         _fsync(self.versions)
@@ -290,7 +292,14 @@ class IndexStore:
                 f"index {version}: {index.ntotal} vectors of size {index.d} for "
                 f"{len(corpus.sentences)} sentences of size {manifest.dimension}"
             )
-        vectors = _reconstruct(index, manifest.dimension)
+        try:  # memory-mapped: only the rows a question looks at are read
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        except FileNotFoundError:  # written before vectors.npy existed
+            vectors = _reconstruct(index, manifest.dimension)
+        except ValueError as exc:
+            raise IndexCorrupt(f"index {version}: vectors.npy is unreadable: {exc}") from exc
+        if vectors.shape != (index.ntotal, index.d):
+            raise IndexCorrupt(f"index {version}: vectors.npy has shape {vectors.shape}")
         return IndexVersion(manifest=manifest, index=index, corpus=corpus, vectors=vectors)
 
     def prune(self, keep: int = 3) -> None:

@@ -55,13 +55,35 @@ def test_question_without_umlauts_meets_the_document() -> None:
     assert index.scores("Pjoengjang")[0] > 0
 
 
-def test_weighted_scores_scale_with_the_weight() -> None:
+def test_matches_scale_with_the_weight() -> None:
     index = LexicalIndex(SENTENCES, language="de")
     (term,) = index.query_terms("Veto")
-    full = index.weighted_scores({term: 1.0})
-    half = index.weighted_scores({term: 0.5})
-    assert half[1] == pytest.approx(full[1] / 2)
-    assert not index.weighted_scores({"unbekannt": 1.0}).any()
+    ids, full = index.matches({term: 1.0})
+    _, half = index.matches({term: 0.5})
+    assert list(ids) == [1]
+    assert half[0] == pytest.approx(full[0] / 2)
+    assert len(index.matches({"unbekannt": 1.0})[0]) == 0
+
+
+def test_matches_sum_the_terms_scores() -> None:
+    index = LexicalIndex(SENTENCES, language="de")
+    weights = dict.fromkeys(index.query_terms("Putin Juni Waffen Russland"), 1.0)
+    ids, scores = index.matches(weights)
+    full = index.scores("Putin Juni Waffen Russland")
+    assert list(ids) == [i for i in range(len(SENTENCES)) if full[i] > 0]
+    assert scores == pytest.approx(full[ids])
+    alone = sum(index.matches({term: 1.0})[1].sum() for term in weights)
+    assert scores.sum() == pytest.approx(alone)
+
+
+def test_saved_index_scores_the_same(tmp_path) -> None:
+    index = LexicalIndex(SENTENCES, language="de")
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    question = "Wer besuchte Pjoengjang im Juni?"
+    assert loaded.scores(question) == pytest.approx(index.scores(question))
+    assert loaded.vocabulary() == index.vocabulary()
+    assert loaded.language == "de"
 
 
 def test_known_terms_counts_only_when_every_word_occurs() -> None:
@@ -75,7 +97,7 @@ def test_known_terms_counts_only_when_every_word_occurs() -> None:
 def test_empty_corpus_scores_nothing() -> None:
     index = LexicalIndex([], language="de")
     assert index.scores("Veto").shape == (0,)
-    assert index.weighted_scores({"veto": 1.0}).shape == (0,)
+    assert len(index.matches({"veto": 1.0})[0]) == 0
     assert index.known_terms("Veto") == 0
     assert index.vocabulary() == ([], [], [])
 

@@ -1,0 +1,71 @@
+"""Search keys are built once per version, saved beside the index and loaded, not rebuilt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.indexing import Indexer
+from bot.keys import build_keys, load_keys, open_keys
+from bot.search import Searcher
+from bot.settings import DEFAULT_MODEL
+from bot.store import IndexStore
+
+QUESTIONS = (
+    "Wer besuchte im Juni Pjöngjang?",
+    "How many North Korean soldiers were killed?",
+    "Was ist die Hauptstadt von Frankreich?",
+)
+
+
+def _indexer(root: Path, model) -> Indexer:
+    return Indexer(
+        documents_dir=root / "documents",
+        index_dir=root / "index",
+        model=model,
+        model_name=DEFAULT_MODEL,
+    )
+
+
+def test_a_build_saves_the_keys_of_its_version(tmp_path: Path, model) -> None:
+    indexer = _indexer(tmp_path, model)
+    report = indexer.build()
+    assert [p.name for p in indexer.keys_dir.iterdir()] == [report.version]
+    keys = load_keys(indexer.keys_dir / report.version)
+    assert isinstance(keys.clause_vectors, np.memmap)  # read from disk as needed
+    assert len(keys.windows) == len(keys.languages) == report.sentences
+
+
+def test_loaded_keys_answer_as_built_ones(built_seed: Path, model, tmp_path: Path) -> None:
+    version = IndexStore(built_seed / "index").load()
+    in_memory = Searcher(model, version)
+    from_disk = Searcher(model, version, keys_dir=tmp_path / "keys")  # builds, saves
+    again = Searcher(model, version, keys_dir=tmp_path / "keys")  # loads
+    assert (tmp_path / "keys" / version.manifest.version).is_dir()
+    for question in QUESTIONS:
+        expected = in_memory.search(question, language="de")
+        for searcher in (from_disk, again):
+            found = searcher.search(question, language="de")
+            assert [h.sentence_id for h in found] == [h.sentence_id for h in expected]
+            assert [h.score for h in found] == pytest.approx([h.score for h in expected])
+
+
+def test_unreadable_keys_are_built_again(built_seed: Path, model, tmp_path: Path) -> None:
+    version = IndexStore(built_seed / "index").load()
+    root = tmp_path / "keys"
+    vectors = version.vectors.shape[1]
+    open_keys(root, version.manifest.version, version.corpus, model.encode, vectors)
+    (root / version.manifest.version / "windows.npy").write_bytes(b"not an array")
+    keys = open_keys(root, version.manifest.version, version.corpus, model.encode, vectors)
+    assert len(keys.windows) == len(version.corpus.sentences)
+
+
+def test_windows_stay_inside_the_paragraph(built_seed: Path, model) -> None:
+    corpus = IndexStore(built_seed / "index").load().corpus
+    keys = build_keys(corpus, lambda texts: np.zeros((len(texts), 4), np.float32), 4)
+    for sentence in corpus.sentences:
+        first, end = keys.windows[sentence.id]
+        inside = [s.id for s in corpus.neighbours(sentence)]
+        assert list(range(first, end)) == inside
