@@ -6,9 +6,9 @@ Prints figures, asserts nothing:
 * cold start: a fresh `python -m bot ask` process over a pre-built index, timed from its start
   to its first answer, and the same steps in this process (imports, model, index, first answer);
 * answer latency percentiles of `Searcher.answer` over the development questions, after warm-up;
-* build throughput on a generated corpus of distinct German and English sentences, and an
-  incremental reindex after editing one of its documents;
-* peak resident memory.
+* peak resident memory;
+* growth (bot/scale.py): build, open, answer latency and memory for the seed alone and the
+  seed plus `--sentences` generated sentences, each in fresh processes, as ratios.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import importlib
 import json
 import os
 import platform
-import random
 import resource
 import shutil
 import subprocess
@@ -55,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         _latency(searcher, _questions(args.questions, searcher), repeats)
         if args.corpus:
             _corpus_latency(root / "corpus", args.corpus, searcher.model, model_name, 1)
-        _build(root / "generated", searcher.model, model_name, sentences)
     _memory()
+    from bot.scale import compare
+
+    compare(sentences, _questions(args.questions, searcher), repeats=repeats, index_type=args.index)
     return 0
 
 
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--repeats", type=_positive, help="timed passes over the questions (20; 3 with --quick)")
     add("--questions", type=Path, help="JSONL of {'question': ...} (default: dev questions)")
     add("--corpus", type=Path, help="also time answers over a set folder (documents/, questions)")
+    add("--index", default="flat", help="index type of the generated corpus (flat, hnsw)")
     add("--quick", action="store_true", help="small sizes, for a smoke run")
     return parser
 
@@ -221,47 +223,6 @@ def _percentiles(searcher, asked: list[tuple[str, str]], repeats: int, label: st
     _row("mean / max", f"{np.mean(times):.1f} ms / {max(times):.1f} ms")
 
 
-def _build(folder: Path, model, model_name: str, count: int) -> None:
-    files = write_corpus(folder / "documents", count)
-    indexer = _indexer(folder, model, model_name)
-    started = time.perf_counter()
-    full = indexer.build()
-    full_seconds = time.perf_counter() - started
-    searcher, serve_seconds = _serve(model, indexer)
-    print(f"\nbuild from scratch ({count} generated sentences in {len(files)} documents)")
-    _row("sentences indexed / embedded", f"{full.sentences} / {full.sentences_embedded}")
-    _row("build time", _seconds(full_seconds))
-    _row("build throughput", f"{full.sentences / full_seconds:.0f} sentences/s")
-    _row("then ready to serve (clause and word keys)", _seconds(serve_seconds))
-
-    edited = files[0]
-    text = edited.read_text("utf-8")
-    first = text.split(". ", 1)[0] + "."
-    replacement = _sentence(random.Random(-1), "de", count + 10**6)  # a number not used yet
-    edited.write_text(text.replace(first, replacement, 1), "utf-8")
-    started = time.perf_counter()
-    again = indexer.build()
-    seconds = time.perf_counter() - started
-    swap_started = time.perf_counter()
-    searcher.swap(indexer.open())
-    swap_seconds = time.perf_counter() - swap_started
-    print(f"\nincremental reindex (one sentence edited in {edited.name})")
-    _row("reindex time", f"{_seconds(seconds)}  ({seconds / full_seconds:.0%} of the full build)")
-    _row("then swapped in, serving", _seconds(swap_seconds))
-    _row("sentences embedded", f"{again.sentences_embedded} (full: {full.sentences_embedded})")
-    changes = f"{again.sentences_added} / {again.sentences_removed} / {again.sentences_unchanged}"
-    _row("sentences added / removed / unchanged", changes)
-
-
-def _serve(model, indexer):
-    """A Searcher over the indexer's current version, and the seconds it took to prepare."""
-    from bot.search import Searcher
-
-    started = time.perf_counter()
-    searcher = Searcher(model, indexer.open(), embed=indexer.embed_cached)
-    return searcher, time.perf_counter() - started
-
-
 def _indexer(folder: Path, model, model_name: str):
     from bot.indexing import Indexer
 
@@ -273,74 +234,6 @@ def _memory() -> None:
     print("\nmemory")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     _row("peak RSS (this process)", f"{peak:.0f} MiB")
-
-
-# Word lists for the generated corpus: no abbreviations and no number before a full stop, so
-# every generated sentence is exactly one sentence for the splitter.
-_WORDS = {
-    "de": {
-        "when": "Am Montag|Am Dienstag|Im Frühjahr|Im Herbst|Nach langen Verhandlungen|"
-        "Zum ersten Mal|Überraschend|Seit Jahresbeginn|Am Wochenende|Gestern",
-        "verb": "zählte|meldete|prüfte|bestätigte|kritisierte|untersuchte|veröffentlichte|schätzte",
-        "who": "die Regierung|der Stadtrat|das Ministerium|die Polizei|das Gericht|die Kommission|"
-        "der Verband|die Universität|eine Forschungsgruppe",
-        "where": "in Hamburg|in Leipzig|in Köln|in Freiburg|in Rostock|in Kassel|in Dresden|"
-        "am Bodensee|im Ruhrgebiet",
-        "what": "Fahrräder|Beschwerden|Anträge|Windräder|Schulklassen|Baustellen|Wohnungen|Bäume|"
-        "Busse|Patente",
-        "tail": "auf öffentlichen Plätzen|trotz knapper Mittel|mehr als im Vorjahr|"
-        "in einem neuen Bericht|ohne genaue Angaben zur Herkunft|für die Region|"
-        "wegen des Wetters|nach eigenen Angaben",
-    },
-    "en": {
-        "when": "On Monday|On Tuesday|In spring|In autumn|After long talks|For the first time|"
-        "Unexpectedly|Since January|Over the weekend|Yesterday",
-        "verb": "counted|reported|reviewed|confirmed|criticised|examined|published|estimated",
-        "who": "the government|the city council|the ministry|the police|the court|the commission|"
-        "the association|the university|a research group",
-        "where": "in Leeds|in Glasgow|in Boston|in Denver|in Perth|in Cardiff|in Dublin|"
-        "near the coast|in the valley",
-        "what": "bicycles|complaints|applications|wind turbines|school classes|building sites|"
-        "flats|trees|buses|patents",
-        "tail": "in public squares|despite tight budgets|more than last year|in a new report|"
-        "without saying where they came from|for the region|because of the weather|"
-        "according to its own figures",
-    },
-}
-
-
-def _sentence(rng: random.Random, lang: str, number: int) -> str:
-    """One sentence; `number` makes it distinct from every other generated sentence."""
-    w = {key: rng.choice(values.split("|")) for key, values in _WORDS[lang].items()}
-    if lang == "de":
-        return f"{w['when']} {w['verb']} {w['who']} {w['where']} {number} {w['what']} {w['tail']}."
-    return f"{w['when']}, {w['who']} {w['where']} {w['verb']} {number} {w['what']} {w['tail']}."
-
-
-def write_corpus(folder: Path, count: int, *, seed: int = 42) -> list[Path]:
-    """Write `count` distinct sentences as up to ten .txt documents, alternately German and English.
-
-    Paragraphs of three to six sentences are separated by blank lines; the same arguments
-    always give the same files.
-    """
-    rng = random.Random(seed)
-    per_document = -(-count // max(1, min(10, count // 100)))
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for doc, lo in enumerate(range(0, count, per_document)):
-        lang = "de" if doc % 2 == 0 else "en"
-        sentences = [
-            _sentence(rng, lang, 1000 + n) for n in range(lo, min(lo + per_document, count))
-        ]
-        paragraphs, i = [], 0
-        while i < len(sentences):
-            size = rng.randint(3, 6)
-            paragraphs.append(" ".join(sentences[i : i + size]))
-            i += size
-        path = folder / f"generated-{doc:03d}-{lang}.txt"
-        path.write_text("\n\n".join(paragraphs) + "\n", "utf-8")
-        files.append(path)
-    return files
 
 
 def _process_age() -> float | None:

@@ -6,13 +6,19 @@ question word is therefore mapped to document words that mean the same (nearest
 neighbours in the multilingual embedding space: officers → Offizieren, Moscow → Moskau)
 or are spelt almost the same (rapidfuzz ratio: Nordkorae → Nordkorea, Donezk → Donetsk).
 The resulting terms carry the similarity as a weight into BM25.
+
+Both lookups stay small as the vocabulary grows: the nearest word comes from a graph index
+(FAISS HNSW), and spellings are compared only with the words that begin with the same two
+letters.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import faiss
 import numpy as np
 from rapidfuzz import fuzz, process
 
@@ -27,6 +33,7 @@ class BridgeConfig:
     neighbours: int = 1  # the nearest document word per question word
     min_spelling: float = 85.0  # rapidfuzz ratio (0-100) for near-identical spellings
     min_spelling_length: int = 5  # shorter words are too easily confused
+    prefix: int = 2  # spellings compared only among words that begin alike
 
 
 class TermBridge:
@@ -36,14 +43,18 @@ class TermBridge:
         self,
         words: Sequence[str],
         terms: Sequence[str],
-        vectors: np.ndarray,
+        vectors: np.ndarray | faiss.Index,
         config: BridgeConfig | None = None,
     ) -> None:
+        """`vectors`: the words' normalized embeddings, or an index over them (`word_index`)."""
         self.words = list(words)
-        self._spellings = [spelling_key(w) for w in self.words]
         self.terms = list(terms)
-        self.vectors = vectors
+        exact = not isinstance(vectors, faiss.Index)
+        self.index = word_index(vectors, exact=True) if exact else vectors
         self.config = config or BridgeConfig()
+        spellings = [spelling_key(w) for w in self.words]
+        self._by_spelling = sorted(range(len(spellings)), key=spellings.__getitem__)
+        self._spellings = [spellings[i] for i in self._by_spelling]
 
     def expand(self, question_words: Sequence[str], vectors: np.ndarray) -> dict[str, float]:
         """Document terms for `question_words` (with their `vectors`), each with a weight in (0, 1].
@@ -56,28 +67,46 @@ class TermBridge:
             term -> weight; the strongest reason wins when several words lead to one term.
         """
         weights: dict[str, float] = {}
-        if not self.words:
+        if not self.words or not len(question_words):
             return weights
         cfg = self.config
-        # One product for all question words; the nearest few per word by partial sort.
-        similarities = self.vectors @ np.asarray(vectors).T if len(question_words) else None
-        k = min(cfg.neighbours, len(self.words))
+        queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(question_words), -1)
+        similarities, nearest = self.index.search(queries, min(cfg.neighbours, len(self.words)))
         for n, word in enumerate(question_words):
-            sims = similarities[:, n]
-            nearest = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(k)
-            for i in nearest[np.argsort(-sims[nearest])]:
-                if sims[i] >= cfg.min_similarity:
-                    _keep(weights, self.terms[i], float(sims[i]))
+            for similarity, i in zip(similarities[n], nearest[n], strict=True):
+                if i >= 0 and similarity >= cfg.min_similarity:
+                    _keep(weights, self.terms[i], float(similarity))
             if len(word) >= cfg.min_spelling_length:
-                for _, score, i in process.extract(
-                    spelling_key(word),
-                    self._spellings,
-                    scorer=fuzz.ratio,
-                    score_cutoff=cfg.min_spelling,
-                    limit=2,
-                ):
+                for i, score in self._spelt_alike(spelling_key(word)):
                     _keep(weights, self.terms[i], score / 100)
         return weights
+
+    def _spelt_alike(self, key: str) -> list[tuple[int, float]]:
+        """(word, rapidfuzz ratio) of the two words spelt most like `key`, among those that
+        begin with the same letters."""
+        cfg = self.config
+        lo = bisect_left(self._spellings, key[: cfg.prefix])
+        hi = bisect_left(self._spellings, key[: cfg.prefix] + "\uffff", lo)
+        found = process.extract(
+            key, self._spellings[lo:hi], scorer=fuzz.ratio, score_cutoff=cfg.min_spelling, limit=2
+        )
+        return [(self._by_spelling[lo + j], score) for _, score, j in found]
+
+
+def word_index(vectors: np.ndarray, *, exact: bool = False) -> faiss.Index:
+    """An inner-product index over the words' vectors: a graph (HNSW: each lookup costs
+    about log V) unless `exact`."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    dimension = vectors.shape[1] if vectors.ndim == 2 else 1
+    if exact:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 40
+        index.hnsw.efSearch = 64
+    if len(vectors):
+        index.add(vectors)
+    return index
 
 
 def spelling_key(word: str) -> str:

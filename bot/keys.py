@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
 import numpy as np
 
-from bot.bridging import TermBridge
+from bot.bridging import TermBridge, word_index
 from bot.corpus import Corpus
 from bot.lexical import LexicalIndex
 from bot.splitting import clauses
@@ -28,7 +29,7 @@ from bot.splitting import clauses
 logger = logging.getLogger(__name__)
 
 Embed = Callable[[list[str]], np.ndarray]
-_ARRAYS = ("words", "clause_vectors", "clause_ranges", "windows", "languages")
+_ARRAYS = ("clause_vectors", "clause_ranges", "windows", "languages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def open_keys(
     if root is not None and (root / version_id).is_dir():
         try:
             return load_keys(root / version_id)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
             logger.warning("search keys of %s unreadable, building them again: %s", version_id, exc)
     keys = build_keys(corpus, embed, dimension)
     if root is not None:
@@ -75,7 +76,7 @@ def build_keys(corpus: Corpus, embed: Embed, dimension: int) -> SearchKeys:
     by_doc = {d.doc_id: d.language for d in corpus.documents}
     return SearchKeys(
         lexical=lexical,
-        bridge=TermBridge(folded, terms, keys[: len(written)].reshape(len(written), dimension)),
+        bridge=TermBridge(folded, terms, word_index(keys[: len(written)].reshape(-1, dimension))),
         clause_vectors=keys[len(written) :].reshape(len(pieces), dimension),
         clause_ranges=np.stack([ends - counts, ends], axis=1).astype(np.int64),
         windows=_windows(corpus),
@@ -89,8 +90,8 @@ def save_keys(keys: SearchKeys, root: Path, version_id: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"tmp-{version_id}-", dir=root))
     try:
         keys.lexical.save(tmp)
-        np.save(tmp / "words.npy", keys.bridge.vectors)
-        for name in _ARRAYS[1:]:
+        faiss.write_index(keys.bridge.index, str(tmp / "words.faiss"))
+        for name in _ARRAYS:
             np.save(tmp / f"{name}.npy", getattr(keys, name))
         os.rename(tmp, root / version_id)
     except OSError:
@@ -106,7 +107,7 @@ def load_keys(folder: Path) -> SearchKeys:
     _, folded, terms = lexical.vocabulary()
     return SearchKeys(
         lexical=lexical,
-        bridge=TermBridge(folded, terms, arrays["words"]),
+        bridge=TermBridge(folded, terms, faiss.read_index(str(folder / "words.faiss"))),
         clause_vectors=arrays["clause_vectors"],
         clause_ranges=arrays["clause_ranges"],
         windows=arrays["windows"],

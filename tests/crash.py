@@ -44,8 +44,8 @@ from botprocess import START_WAIT, bot_process, stopped
 from crowd import ADMIN, BOT, FIRST_USER, QUESTIONS, TOKEN, kind_of, percentiles, reindex_outcome
 from fakebotapi import FakeBotAPI
 
-from bot.bench import write_corpus
 from bot.documents import ensure_documents_dir
+from bot.generate import write_documents
 from bot.i18n import text
 
 USERS = 300
@@ -193,7 +193,7 @@ async def reindex_run(root: Path, *, seed: int) -> None:
         with run.log.open("ab") as log:
             async with run.bot(api, log.fileno()) as process:
                 await api.wait_for(lambda: api.calls_to("getUpdates"), START_WAIT)
-                write_corpus(root / "documents", REINDEX_SENTENCES)
+                write_documents(root / "documents", REINDEX_SENTENCES)
                 api.send_text("/reindex", user_id=ADMIN, language_code="en")
                 asking = asyncio.create_task(burst(api, run, rng))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.bridging import BridgeConfig, TermBridge, spelling_key
+from bot.bridging import BridgeConfig, TermBridge, spelling_key, word_index
 from bot.fusion import FusionWeights, confident, fuse, rank, with_second
 from bot.lexical import LexicalIndex, fold, terms, tokens, words
 
@@ -199,6 +199,25 @@ def test_bridge_matches_transliterated_and_misspelt_names() -> None:
     assert "pjongjang" in bridge.expand(["pyongyang"], far)
     assert "pjongjang" in bridge.expand(["pjongyang"], far)
     assert bridge.expand(["berlin"], far) == {}
+
+
+def test_spellings_are_compared_among_words_that_begin_alike() -> None:
+    words = ["nordkorea", "mordkorea", "pjongjang"]  # "mordkorea" is as close, but an m
+    bridge = TermBridge(words, words, np.stack([_unit(0, 0, 1)] * len(words)))
+    assert set(bridge.expand(["nordkorae"], np.stack([_unit(1, 0, 0)]))) == {"nordkorea"}
+    assert set(bridge.expand(["mordkorae"], np.stack([_unit(1, 0, 0)]))) == {"mordkorea"}
+
+
+def test_graph_index_finds_the_nearest_word_as_the_exact_one() -> None:
+    vectors = np.random.default_rng(3).standard_normal((500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    words = [f"wort{i}" for i in range(500)]
+    exact = TermBridge(words, words, vectors)
+    graph = TermBridge(words, words, word_index(vectors))
+    for row in vectors[:50]:
+        found, expected = graph.expand(["x"], row[None]), exact.expand(["x"], row[None])
+        assert found.keys() == expected.keys()
+        assert list(found.values()) == pytest.approx(list(expected.values()))
 
 
 def test_short_words_are_not_matched_by_spelling() -> None:
