@@ -54,6 +54,7 @@ def open_keys(
             return load_keys(root / version_id)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             logger.warning("search keys of %s unreadable, building them again: %s", version_id, exc)
+            shutil.rmtree(root / version_id, ignore_errors=True)
     keys = build_keys(corpus, embed, dimension)
     if root is not None:
         save_keys(keys, root, version_id)

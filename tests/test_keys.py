@@ -60,6 +60,7 @@ def test_unreadable_keys_are_built_again(built_seed: Path, model, tmp_path: Path
     (root / version.manifest.version / "windows.npy").write_bytes(b"not an array")
     keys = open_keys(root, version.manifest.version, version.corpus, model.encode, vectors)
     assert len(keys.windows) == len(version.corpus.sentences)
+    assert len(load_keys(root / version.manifest.version).windows) == len(keys.windows)
 
 
 def test_windows_stay_inside_the_paragraph(built_seed: Path, model) -> None:
