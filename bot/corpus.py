@@ -51,9 +51,11 @@ class Corpus:
         self.sentences = sentences
         self._by_doc = {d.doc_id: d for d in documents}
         self._paragraphs: dict[tuple[str, int | None, int], list[Sentence]] = defaultdict(list)
+        self._counts: dict[str, int] = defaultdict(int)
         for sentence in sentences:
             key = (sentence.doc_id, sentence.page, sentence.paragraph)
             self._paragraphs[key].append(sentence)
+            self._counts[sentence.doc_id] += 1
 
     @classmethod
     def from_documents(cls, documents: Iterable[Document]) -> Corpus:
@@ -111,7 +113,7 @@ class Corpus:
         }
 
     def sentences_of(self, doc_id: str) -> int:
-        return sum(1 for s in self.sentences if s.doc_id == doc_id)
+        return self._counts.get(doc_id, 0)
 
     def to_json(self) -> dict:
         return {
