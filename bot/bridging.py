@@ -94,17 +94,21 @@ class TermBridge:
 
 
 def word_index(vectors: np.ndarray, *, exact: bool = False) -> faiss.Index:
-    """An inner-product index over the words' vectors: a graph (HNSW: each lookup costs
-    about log V) unless `exact`."""
+    """An inner-product index over the words' vectors: unless `exact`, a graph (HNSW: each
+    lookup costs about log V) over 8-bit codes (a quarter of the memory; cosines within
+    about 0.01)."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dimension = vectors.shape[1] if vectors.ndim == 2 else 1
     if exact:
         index = faiss.IndexFlatIP(dimension)
     else:
-        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWSQ(
+            dimension, faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT
+        )
         index.hnsw.efConstruction = 40
         index.hnsw.efSearch = 64
     if len(vectors):
+        index.train(vectors)
         index.add(vectors)
     return index
 

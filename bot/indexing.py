@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -12,9 +15,10 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from bot.corpus import Corpus
-from bot.documents import Document, Skipped, ensure_documents_dir, read_documents
+from bot.documents import META_SUFFIX, Document, Skipped, ensure_documents_dir, read_documents
 from bot.embedding import embed_documents
 from bot.errors import IndexCorrupt
+from bot.formats import format_of
 from bot.keys import open_keys, prune_keys
 from bot.language import detect_language
 from bot.store import EmbeddingCache, IndexStore, IndexVersion
@@ -69,6 +73,7 @@ class Indexer:
         self.index_type = index_type
         self._cache_path = index_dir / "embeddings.sqlite3"
         self.keys_dir = index_dir / "keys"  # each version's search keys (bot/keys.py)
+        self._read_path = index_dir / "documents.json"  # what the last full read found
 
     def embed_cached(
         self,
@@ -104,7 +109,30 @@ class Indexer:
     def read(self) -> tuple[list[Document], list[Skipped]]:
         """The usable documents, and the files skipped with their reasons (each is logged)."""
         ensure_documents_dir(self.documents_dir)
-        return read_documents(self.documents_dir, language_of=detect_language)
+        files = _fingerprints(self.documents_dir)
+        documents, skipped = read_documents(self.documents_dir, language_of=detect_language)
+        if files is not None:  # lets `open` skip parsing files that did not change
+            record = {"files": files, "checksums": {d.doc_id: d.checksum for d in documents}}
+            tmp = self._read_path.with_name(self._read_path.name + ".tmp")
+            self._read_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(record), "utf-8")
+            os.replace(tmp, self._read_path)
+        return documents, skipped
+
+    def _unchanged_checksums(self) -> dict[str, str] | None:
+        """The documents' checksums as last read, if no file changed since; else None.
+
+        Parsing every file and detecting its language is most of opening a large corpus;
+        hashing the files' bytes tells much sooner whether anything changed.
+        """
+        if not self.documents_dir.is_dir():
+            return None
+        try:
+            record = json.loads(self._read_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        files = _fingerprints(self.documents_dir)
+        return record["checksums"] if files is not None and files == record["files"] else None
 
     def open(self) -> IndexVersion:
         """Load the current version if it matches the settings and documents, else rebuild.
@@ -114,8 +142,11 @@ class Indexer:
         from them), and rebuilt only if unreadable or made with another model or index type.
         """
         self.store.prepare()
-        documents, skipped = self.read()
-        checksums = {d.doc_id: d.checksum for d in documents}
+        documents, skipped = None, ()
+        checksums = self._unchanged_checksums()
+        if checksums is None:
+            documents, skipped = self.read()
+            checksums = {d.doc_id: d.checksum for d in documents}
         try:
             version = self.store.load()
         except IndexCorrupt as exc:
@@ -212,6 +243,24 @@ class Indexer:
             return self.store.load().corpus
         except IndexCorrupt:
             return None
+
+
+def _fingerprints(directory: Path) -> dict[str, str] | None:
+    """File name -> sha256 of each document file's bytes and its metadata sidecar's; None if
+    a file cannot be read."""
+    found: dict[str, str] = {}
+    try:
+        for path in sorted(directory.iterdir()):
+            if format_of(path.name) is None or path.name.endswith(META_SUFFIX):
+                continue
+            digest = hashlib.sha256(path.read_bytes())
+            meta = path.with_name(path.stem + META_SUFFIX)
+            if meta.exists():
+                digest.update(b"\0" + meta.read_bytes())
+            found[path.name] = digest.hexdigest()
+    except OSError:
+        return None
+    return found
 
 
 def _report(

@@ -70,3 +70,22 @@ def test_windows_stay_inside_the_paragraph(built_seed: Path, model) -> None:
         first, end = keys.windows[sentence.id]
         inside = [s.id for s in corpus.neighbours(sentence)]
         assert list(range(first, end)) == inside
+
+
+def test_open_reads_the_documents_only_when_a_file_changed(
+    tmp_path: Path, model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.indexing
+
+    _indexer(tmp_path, model).build()
+    reads = []
+    real = bot.indexing.read_documents
+    monkeypatch.setattr(
+        bot.indexing, "read_documents", lambda *a, **k: reads.append(1) or real(*a, **k)
+    )
+    first = _indexer(tmp_path, model).open()
+    assert reads == []  # the files' bytes matched what the last read found
+    (tmp_path / "documents" / "neu.txt").write_text("Ein neuer Satz über Kiel.", "utf-8")
+    second = _indexer(tmp_path, model).open()
+    assert reads == [1]
+    assert len(second.corpus.sentences) == len(first.corpus.sentences) + 1

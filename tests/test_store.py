@@ -397,11 +397,11 @@ def test_hnsw_index_finds_the_same_top_sentence_as_flat(
         hnsw = make_indexer(settings, model, index_type="hnsw").open()
     assert "index type changed: flat -> hnsw" in messages(caplog)
     assert hnsw.manifest.index_type == "hnsw"
-    assert isinstance(hnsw.index, faiss.IndexHNSWFlat)
+    assert isinstance(hnsw.index, faiss.IndexHNSWSQ)
     np.testing.assert_allclose(hnsw.vectors, flat.vectors, atol=1e-6)
 
     reloaded = IndexStore(settings.index_dir).load()
-    assert isinstance(reloaded.index, faiss.IndexHNSWFlat)
+    assert isinstance(reloaded.index, faiss.IndexHNSWSQ)
     flat_searcher, hnsw_searcher = Searcher(model, flat), Searcher(model, reloaded)
     for question in (
         "Wo starben sechs nordkoreanische Offiziere?",
