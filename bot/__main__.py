@@ -108,7 +108,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.telegram.app import run
+    from bot.telegram.runner import run
 
     return run(settings)
 
