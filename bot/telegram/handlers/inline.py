@@ -26,16 +26,10 @@ from bot import metrics
 from bot.answers import Quote
 from bot.formatting import abstention_html, answer_html, escape, place, quote_html
 from bot.i18n import text
-from bot.language import detect_language
+from bot.pipeline import Refusal, clean_question
 from bot.telegram.context import Context, Runtime
 from bot.telegram.handlers.replies import user_language
-from bot.telegram.limits import (
-    INLINE_QUERY_LIMIT,
-    clean_question,
-    clip_inline_query,
-    fit_message,
-    question_problem,
-)
+from bot.telegram.limits import INLINE_QUERY_LIMIT, clip_inline_query, fit_message
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -67,9 +61,12 @@ def cards_for(rt: Runtime, cache: CardCache, query: str, fallback: str) -> tuple
     """The cards for an inline query and what they are: "quotes", "no_answer" or "examples"
     (in a worker thread: it searches)."""
     asked = clip_inline_query(clean_question(query))
-    if question_problem(asked, max_chars=INLINE_QUERY_LIMIT) is not None:
+    checked = rt.services.pipeline.check(
+        asked, fallback_language=fallback, max_chars=INLINE_QUERY_LIMIT
+    )
+    if isinstance(checked, Refusal):
         return cached_example_cards(rt, cache, fallback), "examples"
-    lang = detect_language(asked, fallback=fallback)
+    asked, lang = checked.text, checked.language
     cards = quote_cards(rt.services, asked, lang)
     if cards:
         return cards, "quotes"

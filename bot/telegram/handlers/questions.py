@@ -18,11 +18,11 @@ from bot import metrics
 from bot.answers import Answer
 from bot.formatting import TELEGRAM_LIMIT, answer_html, escape
 from bot.i18n import language_name, text
-from bot.language import detect_language
+from bot.pipeline import Question, Refusal
 from bot.telegram.context import Context, Runtime
 from bot.telegram.handlers.replies import reply, user_language
 from bot.telegram.keyboards import answer_keyboard, examples_keyboard
-from bot.telegram.limits import clean_question, fit_message, question_problem
+from bot.telegram.limits import fit_message
 from bot.telegram.receipts import late_line
 
 if TYPE_CHECKING:
@@ -94,20 +94,16 @@ async def question(update: Update, context: Context) -> None:
 
 async def answer_question(update: Update, context: Context, question_text: str) -> None:
     """Check, search and send the answer to `question_text` (shared by chats, groups, buttons)."""
-    rt, chat_id, user = context.runtime, update.effective_chat.id, update.effective_user
-    question_text = clean_question(question_text)
-    refusal = _refusal(rt, question_text, user)
-    if refusal:
-        await reply(update, context, refusal)
+    rt, chat_id = context.runtime, update.effective_chat.id
+    checked = _checked(rt, question_text, update.effective_user)
+    if isinstance(checked, Refusal):
+        await reply(update, context, escape(checked.message))
         return
     await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
     version = rt.version()  # before searching: a reindex meanwhile makes the buttons stale
-    fallback = user.language_code if user else None
     async with rt.searching:
-        answer = await asyncio.to_thread(
-            rt.services.conversation.ask, chat_id, question_text, fallback_language=fallback
-        )
-    await asyncio.to_thread(rt.state.record_answer, question_text, abstained=answer.abstained)
+        answer = await asyncio.to_thread(rt.services.pipeline.answer, chat_id, checked)
+    await asyncio.to_thread(rt.state.record_answer, checked.text, abstained=answer.abstained)
     late = late_line(update, after=rt.settings.late_answer_seconds, lang=answer.language)
     body, keyboard = reply_for(rt, answer, version, late=late)
     options: dict[str, Any] = {"reply_markup": keyboard}
@@ -118,20 +114,12 @@ async def answer_question(update: Update, context: Context, question_text: str) 
     await reply(update, context, body, sent=partial(metrics.record_question, answer), **options)
 
 
-def _refusal(rt: Runtime, question_text: str, user: User | None) -> str | None:
-    """The polite reason not to search (too long, empty, too many questions), or None."""
-    problem = question_problem(question_text, max_chars=rt.settings.max_question_chars)
-    if problem is None and (user is None or rt.limiter.allow(user.id)):
-        return None
+def _checked(rt: Runtime, question_text: str, user: User | None) -> Question | Refusal:
+    """The question cleaned and in its language, or why not to search it (too long, empty,
+    too many questions from this user); the Telegram app's language decides when unsure."""
     fallback = user.language_code if user else None
-    lang = detect_language(question_text[:300], fallback=fallback)
-    if problem == "too_long":
-        limit = rt.settings.max_question_chars
-        return escape(text(problem, lang, length=len(question_text), limit=limit))
-    if problem == "empty_question":
-        examples = rt.services.examples(lang) or ["?"]
-        return escape(text(problem, lang, example=examples[0]))
-    return escape(text("rate_limited", lang))
+    allow = partial(rt.limiter.allow, user.id) if user is not None else None
+    return rt.services.pipeline.check(question_text, fallback_language=fallback, allow=allow)
 
 
 def reply_for(
