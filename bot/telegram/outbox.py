@@ -175,6 +175,7 @@ class Outbox(BaseRateLimiter[RateLimitArgs]):
             urgent=endpoint in URGENT,
             paced=endpoint not in UNPACED,
             patience=patience,
+            may_arrive=endpoint in JOURNALED or _in_chat(endpoint),
         )
         stand_in = partial(_stand_in, endpoint, data)
         if endpoint in JOURNALED:
@@ -190,12 +191,14 @@ class Outbox(BaseRateLimiter[RateLimitArgs]):
         urgent: bool = False,
         paced: bool = True,
         patience: float | None = None,
+        may_arrive: bool = True,
     ) -> T | None:
         """The result of `request()`, made within the limits of `chat_id` (None: no chat).
 
         Unless `paced`, the request takes no slot and only a 429 is waited out (a typing
         indicator: the retries would only hold up the answer it announces).
-        Returns None when the server got the request but did not answer it in time.
+        Returns None when the server got the request but did not answer it in time, if it
+        `may_arrive` (a message); else that timeout is raised like any other error.
         Raises the request's error when it cannot succeed or patience runs out.
         """
         deadline = time.monotonic() + (self.patience if patience is None else patience)
@@ -207,7 +210,7 @@ class Outbox(BaseRateLimiter[RateLimitArgs]):
                     result = await request()
             except TelegramError as exc:
                 wait = retry_wait(exc, attempt) if paced or isinstance(exc, RetryAfter) else None
-                if wait is None and _maybe_delivered(exc):
+                if wait is None and may_arrive and _maybe_delivered(exc):
                     self.connection.failed(exc, "a reply is not sent again: it may have arrived")
                     return None
                 if wait is None or time.monotonic() + wait > deadline:
