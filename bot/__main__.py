@@ -71,6 +71,7 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
 def _ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import open_services
     from bot.formatting import answer_text
+    from bot.pipeline import Refusal
 
     questions = args.questions
     if questions == ["-"]:
@@ -83,20 +84,19 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     services = open_services(settings)
     for question in questions:
-        answer = services.searcher.answer(question, language=_language(question))
-        if args.json:
+        answer = services.pipeline.ask(None, question)  # each question on its own
+        if isinstance(answer, Refusal) and args.json:
+            refused = {"question": question, "refused": answer.reason, "message": answer.message}
+            print(json.dumps(refused, ensure_ascii=False), flush=True)
+        elif isinstance(answer, Refusal):  # too long, or nothing to search for in it
+            print(f"? {question}\n{answer.message}\n", flush=True)
+        elif args.json:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:
             examples = services.examples(answer.language)
             body = answer_text(answer, answer.language, examples=examples)
             print(f"? {question}\n{body}\n", flush=True)
     return 0
-
-
-def _language(question: str) -> str:
-    from bot.language import detect_language
-
-    return detect_language(question)
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
@@ -108,7 +108,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.telegram.app import run
+    from bot.telegram.runner import run
 
     return run(settings)
 

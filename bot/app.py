@@ -14,6 +14,7 @@ from bot.embedding import is_cross_encoder, load_cross_encoder, load_model
 from bot.fusion import FusionWeights
 from bot.indexing import Indexer
 from bot.language import detect_language
+from bot.pipeline import Pipeline
 from bot.rerank import FILL_STEP, BiEncoder, CrossEncoderReranker, PassageVectors, Reranker
 from bot.search import Searcher, second_keys
 from bot.settings import RERANK_OFF, Settings
@@ -40,6 +41,13 @@ class Services:
         for doc in self.searcher.corpus.documents:
             found.extend(doc.examples.get(lang) or doc.examples.get("en") or [])
         return found[:limit]
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The way in for questions: clean, refuse, language, conversation, answer."""
+        return Pipeline(
+            self.conversation, examples=self.examples, max_chars=self.settings.max_question_chars
+        )
 
     def close(self) -> None:
         """Stop following the shared index and let go of the store's connection."""

@@ -8,6 +8,7 @@ from typing import TextIO
 from bot.app import Services
 from bot.formatting import answer_text, context_html, html_to_text
 from bot.i18n import text
+from bot.pipeline import Refusal
 
 PROMPT = "? "
 
@@ -36,7 +37,11 @@ def chat(services: Services, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
                 context = services.searcher.context(last.quotes[0])
                 print(html_to_text(context_html(context, last.language)), file=stdout)
             continue
-        last = services.conversation.ask("console", question)
+        found = services.pipeline.ask("console", question)
+        if isinstance(found, Refusal):  # e.g. only emoji, or longer than MAX_QUESTION_CHARS
+            print(found.message, file=stdout)
+            continue
+        last = found
         print(
             answer_text(last, last.language, examples=services.examples(last.language)), file=stdout
         )

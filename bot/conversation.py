@@ -81,9 +81,17 @@ class Conversation:
         self._last: OrderedDict[object, _Turn] = OrderedDict()
         self._max_chats = max_chats
 
-    def ask(self, chat: object, question: str, *, fallback_language: str | None = None) -> Answer:
-        """Answer `question` in chat `chat` (any hashable key) in the question's language."""
-        language = detect_language(question, fallback=fallback_language)
+    def ask(
+        self,
+        chat: object,
+        question: str,
+        *,
+        language: str | None = None,
+        fallback_language: str | None = None,
+    ) -> Answer:
+        """Answer `question` in chat `chat` (any hashable key) in `language`, by default the
+        question's own (bot/pipeline.py decides it for the bot, the console and the CLI)."""
+        language = language or detect_language(question, fallback=fallback_language)
         now = time.monotonic()
         previous = self._last.get(chat)
         query = question

@@ -66,7 +66,7 @@ class Pending:
     update_id: int
     raw: dict[str, Any]
     received_at: float  # Unix time
-    sent: frozenset[int]  # numbers of its replies that went out before the stop
+    sent: dict[int, int | None]  # its replies that went out before the stop: message ids
 
 
 class Journal:
@@ -127,14 +127,14 @@ class Journal:
                 "SELECT update_id, raw, received_at FROM updates WHERE status = 'pending'"
                 " ORDER BY update_id"
             ).fetchall()
-            sent: dict[int, set[int]] = {}
-            for update_id, number in self._db.execute(
-                "SELECT r.update_id, r.number FROM replies r JOIN updates u USING (update_id)"
-                " WHERE u.status = 'pending'"
+            sent: dict[int, dict[int, int | None]] = {}
+            for update_id, number, message_id in self._db.execute(
+                "SELECT r.update_id, r.number, r.message_id FROM replies r"
+                " JOIN updates u USING (update_id) WHERE u.status = 'pending'"
             ):
-                sent.setdefault(update_id, set()).add(number)
+                sent.setdefault(update_id, {})[number] = message_id
         found = [
-            Pending(update_id, json.loads(raw), received_at, frozenset(sent.get(update_id, ())))
+            Pending(update_id, json.loads(raw), received_at, sent.get(update_id, {}))
             for update_id, raw, received_at in rows
         ]
         return found, sorted(row[0] for row in abandoned)

@@ -52,7 +52,6 @@ from bot.documents import ensure_documents_dir
 from bot.i18n import text
 from bot.settings import Settings
 from bot.telegram.app import ALLOWED_UPDATES, build_application
-from bot.telegram.handlers import RUNTIME
 from bot.telegram.outbox import Outbox
 
 T = TypeVar("T")
@@ -213,7 +212,7 @@ async def run(
         config = settings.model_copy(update={"telegram_api_url": f"http://{api.host}:{api.port}"})
         app = build_application(config, services=services)
         await start_polling(app)
-        outbox = app.bot_data[RUNTIME].outbox
+        outbox = app.bot_data.outbox
         tally, injected, finished = await server.call(users(api, actions, reindex=reindex))
         await stop(app)
         report(api, tally, counter, outbox, injected=injected, finished=finished, reindex=reindex)
@@ -331,12 +330,12 @@ def report(
     handler_errors = sum(
         n
         for (level, name), n in counter.counts.items()
-        if level in ("ERROR", "CRITICAL") and name == "bot.telegram.handlers"
+        if level in ("ERROR", "CRITICAL") and name == "bot.telegram.handlers.errors"
     )
     other = {
         f"{level} {name}": n
         for (level, name), n in counter.counts.items()
-        if name != "bot.telegram.handlers"
+        if name != "bot.telegram.handlers.errors"
     }
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     title = "run with /reindex midway" if reindex else "plain run"
@@ -375,7 +374,7 @@ def report(
 
 def waited_out(api: FakeBotAPI, counter: ErrorCounter, outbox: Outbox) -> int:
     """429s after which the request went through: all but those given up on."""
-    given_up = counter.counts[("ERROR", "telegram.ext.AIORateLimiter")] + outbox.stats["given up"]
+    given_up = outbox.stats["given up"]
     return api.stats["429"] - given_up
 
 

@@ -38,9 +38,9 @@ from test_telegram import (
 from bot.admin import Admin
 from bot.app import Services
 from bot.i18n import text
+from bot.pipeline import clean_question
 from bot.settings import Settings
 from bot.telegram.keyboards import CONTEXT, MORE, VOTE, decode
-from bot.telegram.limits import clean_question
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 

@@ -20,7 +20,7 @@ from bot.corpus import Sentence
 from bot.i18n import text
 from bot.settings import Settings
 from bot.telegram.app import build_application
-from bot.telegram.handlers import RUNTIME, Runtime
+from bot.telegram.context import Runtime
 from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, decode
 
 # RetryAfter.retry_after warns about its coming switch from int to timedelta.
@@ -79,7 +79,7 @@ async def app(
 
 
 def runtime_of(app: Application) -> Runtime:
-    return app.bot_data[RUNTIME]
+    return app.bot_data.runtime
 
 
 # ---------------------------------------------------------------------------- driving the bot

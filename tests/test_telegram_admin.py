@@ -309,7 +309,7 @@ async def test_non_admin_commands_are_refused_and_logged(
     line: str,
 ) -> None:
     before, serving = snapshot(settings.documents_dir), services.searcher.version.manifest.version
-    caplog.set_level(logging.WARNING, logger="bot.telegram.admin")
+    caplog.set_level(logging.WARNING, logger="bot.telegram.handlers.replies")
     for lang in ("de", "en"):
         reply = await command(api, line, user_id=STRANGER, lang=lang)
         assert reply["text"] == text("admin_refused", lang) and not reply["reply_markup"]

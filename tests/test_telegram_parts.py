@@ -24,11 +24,12 @@ from telegram.error import BadRequest
 from telegram_html import parse_html, utf16_len
 
 from bot.answers import Answer
+from bot.pipeline import question_problem
 from bot.state import StateStore
 from bot.telegram.app import register_commands
-from bot.telegram.groups import addressed_question, command_argument
+from bot.telegram.handlers.groups import addressed_question, command_argument
 from bot.telegram.keyboards import AnswerCache, ButtonData, decode, version_tag
-from bot.telegram.limits import QuestionLimiter, clip_inline_query, fit_message, question_problem
+from bot.telegram.limits import QuestionLimiter, clip_inline_query, fit_message
 
 BOT = SimpleNamespace(username="quote_bot", id=123456789)
 

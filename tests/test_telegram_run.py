@@ -29,7 +29,8 @@ from bot.app import Services
 from bot.i18n import text
 from bot.logs import setup_logging
 from bot.settings import Settings
-from bot.telegram.app import ALLOWED_UPDATES, build_application, webhook_secret
+from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.runner import webhook_secret
 from bot.telegram.web import serve
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
@@ -151,7 +152,7 @@ async def test_handler_failure_is_logged_and_answered_politely(
         assert reply["text"] == text("error", "de")
         again = await ask(api, GERMAN_QUESTION)
         assert blockquotes(again)
-    [record] = [r for r in caplog.records if r.name == "bot.telegram.handlers"]
+    [record] = [r for r in caplog.records if r.name == "bot.telegram.handlers.errors"]
     assert record.levelno == logging.ERROR and record.exc_info is not None
 
 
@@ -199,7 +200,7 @@ async def test_unreachable_server_is_waited_for_until_sigterm() -> None:
             await process.wait()
     log = (first + rest).decode()
     assert process.returncode == 0, log
-    assert f"WARNING bot.telegram.app: Cannot reach the Bot API server at {url}" in log
+    assert f"WARNING bot.telegram.runner: Cannot reach the Bot API server at {url}" in log
     assert "trying again with backoff" in log and log.strip().count("\n") == 0
 
 

@@ -1,6 +1,6 @@
 """What the admin commands reply: status, change reports, document and feedback lists (HTML).
 
-Pure functions of the runtime's data, so the command handlers in `bot.telegram.admin` stay
+Pure functions of the runtime's data, so the command handlers in `bot.telegram.handlers.admin` stay
 short and the texts can be read in one place.
 """
 
@@ -10,12 +10,16 @@ import asyncio
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.admin import ReindexResult, ReindexRunning
 from bot.formatting import escape
 from bot.i18n import text
 from bot.indexing import BuildReport
-from bot.telegram.handlers import Runtime
+from bot.telegram.context import Runtime
+
+if TYPE_CHECKING:
+    from bot.telegram.durable import Durability
 
 LIST_LIMIT = 10
 
@@ -95,8 +99,10 @@ def docs_text(rt: Runtime, lang: str) -> str:
     return "\n".join([escape(text("admin_docs", lang)), *lines])
 
 
-def status_text(rt: Runtime, last: ReindexResult | None, lang: str) -> str:
-    """Documents, index, uptime, counters, votes and the last reindex (HTML)."""
+def status_text(
+    rt: Runtime, last: ReindexResult | None, lang: str, durability: Durability | None = None
+) -> str:
+    """Documents, index, uptime, counters, votes, the last reindex and the journal (HTML)."""
     version = rt.services.searcher.version
     manifest, corpus = version.manifest, version.corpus
     per_doc = Counter(s.doc_id for s in corpus.sentences)
@@ -132,7 +138,7 @@ def status_text(rt: Runtime, last: ReindexResult | None, lang: str) -> str:
         up=votes[1],
         down=votes[-1],
         last=last_text(last, lang),
-        durability=durability_text(rt, lang),
+        durability=durability_text(durability, lang),
     )
     return escape(body)
 
@@ -145,9 +151,8 @@ def second_progress(progress: tuple[int, int] | None) -> str:
     return f"({done:,}/{total:,})"
 
 
-def durability_text(rt: Runtime, lang: str) -> str:
+def durability_text(state: Durability | None, lang: str) -> str:
     """Whether the update journal works (plain text)."""
-    state = rt.durable.durability if rt.durable is not None else None
     if state is None or not state.degraded:
         return text("admin_durability_ok", lang)
     return text(

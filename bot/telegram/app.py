@@ -1,18 +1,14 @@
-"""Build the Telegram Application and run it with long polling or a webhook."""
+"""The Telegram Application: its handler table, command menus, start and shutdown."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
-import signal
 import sys
-import time
 from functools import partial
 from typing import TYPE_CHECKING
 
-from prometheus_client import start_http_server
 from telegram import (
     Bot,
     BotCommand,
@@ -24,14 +20,12 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, InvalidToken, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
@@ -43,11 +37,22 @@ from bot import metrics
 from bot.i18n import text
 from bot.settings import Settings
 from bot.state import StateStore
-from bot.telegram import add, admin, groups, handlers, inline, web
-from bot.telegram.durable import DURABLE, Durable
+from bot.telegram.context import CONTEXT_TYPES, Context, Runtime
+from bot.telegram.durable import Durable
+from bot.telegram.handlers import (
+    add,
+    admin,
+    buttons,
+    documents,
+    errors,
+    groups,
+    inline,
+    questions,
+)
 from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, AnswerCache, kind_is
 from bot.telegram.limits import QuestionLimiter
-from bot.telegram.receipts import JournaledOutbox, JournaledProcessor
+from bot.telegram.outbox import Outbox
+from bot.telegram.receipts import JournaledProcessor
 from bot.telegram.updates import SkippingUpdatesRequest
 
 if TYPE_CHECKING:
@@ -56,7 +61,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
-SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 PRIVATE_COMMANDS = ("start", "help")
 GROUP_COMMANDS = ("ask", "help")
 ADMIN_COMMANDS = (
@@ -80,8 +84,6 @@ ALLOWED_UPDATES = [
     Update.CALLBACK_QUERY,
     Update.INLINE_QUERY,
 ]
-RETRIES_AFTER_429 = 3
-MAX_START_BACKOFF = 30.0  # seconds between two tries to reach the Bot API server at start
 
 
 def checked_token(settings: Settings) -> str:
@@ -108,10 +110,11 @@ def build_application(settings: Settings, *, services: Services | None = None) -
     """
     root = settings.telegram_api_url
     limiter = QuestionLimiter(settings.rate_limit)
-    durable = Durable(settings.journal_db)
+    durable, outbox = Durable(settings.journal_db), Outbox()
     application = (
         ApplicationBuilder()
         .token(checked_token(settings))
+        .context_types(CONTEXT_TYPES)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .defaults(
@@ -124,26 +127,23 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         # Fetched updates go into the journal before PTB sees (and confirms) them.
         .get_updates_request(SkippingUpdatesRequest(connection_pool_size=1, durable=durable))
         .concurrent_updates(JournaledProcessor(CONCURRENT_UPDATES, durable=durable))
-        # The Outbox paces answers to Telegram's flood limits; PTB's limiter only retries
-        # after a 429, or it would count typing actions and button toasts against them too.
-        .rate_limiter(
-            AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=RETRIES_AFTER_429)
-        )
+        # Every Bot API call keeps to Telegram's flood limits and is retried on the way.
+        .rate_limiter(outbox)
         .post_init(partial(_post_init, settings=settings, services=services, limiter=limiter))
         .post_shutdown(_post_shutdown)
         .build()
     )
-    application.bot_data[web.ACTIVITY] = metrics.Activity()
-    application.bot_data[DURABLE] = durable
+    application.bot_data.durable, application.bot_data.outbox = durable, outbox
     private, group = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
+    document = filters.Document.ALL & ~filters.ANIMATION
     new = filters.UpdateType.MESSAGE  # edited messages are never answered as questions
     application.add_handlers(
         [
             # Edits: a hint in private chats, silence in groups.
-            MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, handlers.edited),
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, questions.edited),
             # Commands (CommandHandler ignores /cmd@otherbot).
-            CommandHandler("start", handlers.start, filters=new),
-            CommandHandler("help", handlers.help_command, filters=new),
+            CommandHandler("start", questions.start, filters=new),
+            CommandHandler("help", questions.help_command, filters=new),
             CommandHandler("ask", groups.ask_command, filters=new),
             # Admin commands, confirmation buttons and document uploads (private chats only;
             # anyone not in ADMIN_USER_IDS gets a polite refusal).
@@ -155,21 +155,21 @@ def build_application(settings: Settings, *, services: Services | None = None) -
             CommandHandler("rollback", admin.rollback, filters=new & private),
             CommandHandler("feedback", admin.feedback, filters=new & private),
             CommandHandler("unanswered", admin.unanswered, filters=new & private),
-            CallbackQueryHandler(admin.confirm_button, pattern=admin.CALLBACK_PATTERN),
-            MessageHandler(new & private & filters.Document.ALL & ~filters.ANIMATION, admin.upload),
+            CallbackQueryHandler(documents.confirm_button, pattern=documents.CALLBACK_PATTERN),
+            MessageHandler(new & private & document, documents.upload),
             # Buttons under answers and greetings; anything unknown or stale gets "expired".
-            CallbackQueryHandler(handlers.context_button, pattern=kind_is(CONTEXT)),
-            CallbackQueryHandler(handlers.more_button, pattern=kind_is(MORE)),
-            CallbackQueryHandler(handlers.vote_button, pattern=kind_is(VOTE)),
-            CallbackQueryHandler(handlers.example_button, pattern=kind_is(EXAMPLE)),
-            CallbackQueryHandler(handlers.expired_button),
+            CallbackQueryHandler(buttons.context_button, pattern=kind_is(CONTEXT)),
+            CallbackQueryHandler(buttons.more_button, pattern=kind_is(MORE)),
+            CallbackQueryHandler(buttons.vote_button, pattern=kind_is(VOTE)),
+            CallbackQueryHandler(buttons.example_button, pattern=kind_is(EXAMPLE)),
+            CallbackQueryHandler(buttons.expired_button),
             # Inline mode: @bot question in any chat.
             InlineQueryHandler(inline.inline_query),
             # Private chats: every text is a question; other messages get a hint.
-            MessageHandler(new & private & filters.TEXT & ~filters.COMMAND, handlers.question),
-            MessageHandler(new & private & filters.COMMAND, handlers.unknown_command),
+            MessageHandler(new & private & filters.TEXT & ~filters.COMMAND, questions.question),
+            MessageHandler(new & private & filters.COMMAND, questions.unknown_command),
             MessageHandler(
-                new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.not_text
+                new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL, questions.not_text
             ),
             # Groups: only mentions of the bot and replies to it.
             MessageHandler(new & group & filters.TEXT & ~filters.COMMAND, groups.group_message),
@@ -179,23 +179,23 @@ def build_application(settings: Settings, *, services: Services | None = None) -
     # an update counts as handled after its handler has finished (group 1).
     application.add_handler(TypeHandler(Update, _update_taken_up), group=-1)
     application.add_handler(TypeHandler(Update, _update_handled), group=1)
-    application.add_error_handler(handlers.error_handler)
+    application.add_error_handler(errors.error_handler)
     application.add_error_handler(_count_error)
     return application
 
 
-async def _update_taken_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _update_taken_up(update: Update, context: Context) -> None:
     """Start the answer-latency clock of this update."""
     metrics.update_taken_up()
 
 
-async def _update_handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _update_handled(update: Update, context: Context) -> None:
     """Count the update and note when it was handled (for /healthz)."""
-    context.bot_data[web.ACTIVITY].update_handled()
+    context.bot_data.activity.update_handled()
 
 
-async def _count_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Count a failure (handlers.error_handler logs it and tells the user)."""
+async def _count_error(update: object, context: Context) -> None:
+    """Count a failure (errors.error_handler logs it and tells the user)."""
     metrics.ERRORS.inc()
 
 
@@ -209,18 +209,16 @@ async def _post_init(
     """Open the journal, model, index and state database, register the command menus, then
     queue the updates fetched before the last stop and not answered."""
     # A thread that wants the GIL gets it within 1 ms instead of 5: the event loop, next to
-    # searches in worker threads (see handlers.SEARCHES).
+    # searches in worker threads (see context.SEARCHES).
     sys.setswitchinterval(SWITCH_INTERVAL)
-    durable: Durable = application.bot_data[DURABLE]
+    durable: Durable = application.bot_data.durable
     await durable.open(bot_id=application.bot.id)
     if services is None:
         from bot.app import open_services  # loads torch: only when the bot really starts
 
         services = await asyncio.to_thread(open_services, settings)
     state = await asyncio.to_thread(StateStore, settings.state_db)
-    application.bot_data[handlers.RUNTIME] = handlers.Runtime(
-        settings, services, state, AnswerCache(), limiter, JournaledOutbox(durable), durable
-    )
+    application.bot_data.runtime = Runtime(settings, services, state, AnswerCache(), limiter)
     metrics.watch_index(services.searcher)
     await register_commands(application.bot, admin_ids=settings.admin_user_ids)
     await durable.replay(application)
@@ -229,10 +227,10 @@ async def _post_init(
 async def _post_shutdown(application: Application) -> None:
     """Close the state database and the journal."""
     metrics.watch_index(None)
-    found = application.bot_data.pop(handlers.RUNTIME, None)
+    found, application.bot_data.runtime = application.bot_data.runtime, None
     if found is not None:
         await asyncio.to_thread(found.state.close)
-    await application.bot_data[DURABLE].close()
+    await application.bot_data.durable.close()
 
 
 async def register_commands(bot: Bot, *, admin_ids: frozenset[int] = frozenset()) -> None:
@@ -252,116 +250,3 @@ async def register_commands(bot: Bot, *, admin_ids: frozenset[int] = frozenset()
             except TelegramError as exc:
                 logger.warning("cannot set the command menu: %s", exc)
                 return
-
-
-def run(settings: Settings) -> int:
-    """Run the bot until interrupted; returns the exit code (2: bad configuration or token,
-    1: the port to listen on is taken). An unreachable Bot API server is waited for."""
-    try:
-        application = build_application(settings)
-        secret = webhook_secret(settings)
-        if settings.webhook_url:
-            web.webhook_path(settings.webhook_url)
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    code = asyncio.run(_wait_for_server(settings.telegram_api_url, checked_token(settings)))
-    if code is not None:
-        return code
-    if settings.webhook_url:
-        return _run_webhook(application, settings, secret)
-    return _run_polling(application, settings)
-
-
-def _run_webhook(application: Application, settings: Settings, secret: str | None) -> int:
-    if secret is None:
-        logger.warning("WEBHOOK_SECRET is not set: anyone who finds the URL can post updates")
-    try:
-        sockets = web.bind(settings)
-    except OSError as exc:
-        print(_cannot_listen(settings.webhook_listen, settings.webhook_port, exc), file=sys.stderr)
-        return 1
-    asyncio.run(
-        web.serve(
-            application, settings, secret=secret, sockets=sockets, allowed_updates=ALLOWED_UPDATES
-        )
-    )
-    return 0
-
-
-def _run_polling(application: Application, settings: Settings) -> int:
-    server = None
-    if settings.metrics_port is not None:
-        address, port = settings.webhook_listen, settings.metrics_port
-        try:
-            server, _ = start_http_server(port, addr=address)
-        except OSError as exc:
-            print(_cannot_listen(address, port, exc), file=sys.stderr)
-            return 1
-        logger.info("metrics on http://%s:%s/metrics", address, port)
-    try:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
-    finally:
-        if server is not None:
-            server.shutdown()
-    return 0
-
-
-def _cannot_listen(address: str, port: int, exc: OSError) -> str:
-    return f"Cannot listen on {address}:{port}: {exc.strerror or exc}"
-
-
-async def _wait_for_server(root: str, token: str) -> int | None:
-    """Wait until the Bot API server at `root` accepts the token (None); the exit code if it
-    rejects the token (2, with one line on stderr) or SIGTERM or Ctrl-C came first (0).
-
-    While the server cannot be reached it is asked again with backoff (1 s, doubling up to
-    30 s); the log says so once when that starts and once when it ends. Checked before the
-    Application starts, which would log each failed attempt with a traceback.
-    """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    delay, unreachable_since = 1.0, None
-    try:
-        while True:
-            try:
-                async with Bot(
-                    token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot"
-                ) as bot:
-                    logger.info("starting as @%s", bot.username)
-                break
-            except InvalidToken:
-                print(
-                    f"TELEGRAM_BOT_TOKEN was rejected by {root}: check the token.", file=sys.stderr
-                )
-                return 2
-            except TelegramError as exc:
-                if unreachable_since is None:
-                    unreachable_since = time.monotonic()
-                    logger.warning(
-                        "Cannot reach the Bot API server at %s (%s): trying again with backoff",
-                        root, exc,
-                    )  # fmt: skip
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-                return 0
-            delay = min(delay * 2, MAX_START_BACKOFF)
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-    if unreachable_since is not None:
-        waited = time.monotonic() - unreachable_since
-        logger.warning("The Bot API server at %s answers again after %.0f s", root, waited)
-    return None
-
-
-def webhook_secret(settings: Settings) -> str | None:
-    """WEBHOOK_SECRET if set; ValueError unless Telegram accepts it as a secret_token."""
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
-    if not secret:
-        return None
-    if not SECRET_PATTERN.match(secret):
-        raise ValueError("WEBHOOK_SECRET must be 1-256 characters: letters, digits, '_' or '-'.")
-    return secret

@@ -35,7 +35,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from telegram import Message, Update
+from telegram import Update
 from telegram.ext import Application, ExtBot
 
 from bot import metrics
@@ -45,7 +45,6 @@ from bot.telegram.receipts import Receipt
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DURABLE = "durable"  # bot_data key
 RETRY_SECONDS = 10.0  # while the journal fails, how long to do without it before trying again
 PRUNE_EVERY = 1000  # fetched batches between two deletions of old journal rows
 READY_SECONDS = 30.0  # how long a webhook request waits for the journal to open
@@ -163,13 +162,14 @@ class Durable:
             return None  # emptied: fetched before, or unreadable
         received_at = self._here.pop(update.update_id)
         entry = self._replayed.pop(update.update_id, None)
-        sent_before = entry.sent if entry is not None else frozenset()
+        sent_before = entry.sent if entry is not None else {}
         return Receipt(self, update.update_id, received_at, sent_before)
 
     async def reply_sent(self, receipt: Receipt, number: int, result: object) -> None:
-        """Note in the journal that reply `number` of the receipt's update went out."""
+        """Note in the journal that reply `number` of the receipt's update went out (`result`:
+        the Bot API's answer, whose message_id is kept)."""
         sent_at, started = time.time(), time.perf_counter()
-        message_id = result.message_id if isinstance(result, Message) else None
+        message_id = result.get("message_id") if isinstance(result, dict) else None
         note = partial(
             Journal.reply_sent, update_id=receipt.update_id, number=number,
             message_id=message_id, sent_at=sent_at,

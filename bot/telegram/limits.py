@@ -1,13 +1,10 @@
-"""What the bot refuses before searching, and how its replies fit Telegram's limits.
+"""Telegram's limits: questions per user (a moving window), inline query and reply lengths.
 
-Refused: too many questions per user (a moving window), too long or empty ones. Questions
-are cleaned of invisible characters first; every reply is kept under 4096 UTF-16 units.
-How replies are paced to Telegram's flood limits is `bot/telegram/outbox.py`.
+Every reply is kept under 4096 UTF-16 units. How questions are cleaned and refused is
+`bot/pipeline.py`; how replies are paced to Telegram's flood limits is `bot/telegram/outbox.py`.
 """
 
 from __future__ import annotations
-
-import unicodedata
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
@@ -17,7 +14,6 @@ from bot.formatting import TELEGRAM_LIMIT, escape, html_to_text
 
 INLINE_QUERY_LIMIT = 256  # Telegram's own limit on inline query text
 INLINE_QUERIES_PER_QUESTION = 3  # apps send a query while the user is still typing
-_INVISIBLE = frozenset({"Cc", "Cf", "Mn"})  # Unicode categories clean_question drops
 
 
 class QuestionLimiter:
@@ -41,25 +37,6 @@ class QuestionLimiter:
     def allow_inline(self, user_id: int) -> bool:
         """Count one inline query of `user_id` (three per question of the rate)."""
         return self._limiter.hit(self.inline_rate, "inline", str(user_id))
-
-
-def clean_question(question: str) -> str:
-    """The question as it reads: composed (NFC), without control characters, invisible
-    format characters (zero-width spaces, direction marks, a BOM) and stray combining marks
-    ("Zalgo" text), and with whitespace collapsed. None of these carry meaning for a search,
-    and some hide words from it."""
-    composed = unicodedata.normalize("NFC", question)
-    kept = (ch for ch in composed if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE)
-    return " ".join("".join(kept).split())
-
-
-def question_problem(question: str, *, max_chars: int) -> str | None:
-    """The i18n key of why `question` cannot be searched ("too_long", "empty_question"), or None."""
-    if len(question) > max_chars:
-        return "too_long"
-    if not any(ch.isalnum() for ch in question):
-        return "empty_question"  # whitespace, emoji or punctuation only
-    return None
 
 
 def clip_inline_query(query: str) -> str:

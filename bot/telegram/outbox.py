@@ -1,9 +1,11 @@
-"""Replies within Telegram's flood limits, retried when the way to Telegram fails.
+"""Every Bot API call within Telegram's flood limits, retried when the way to Telegram fails.
 
-Every reply goes out through the `Outbox`, which keeps to about 30 messages a second per
-bot, one a second per chat and 20 a minute per group instead of running into 429s, and
-retries what fails on the way (429, 5xx, lost connections) with backoff. An outage is
-logged once when it starts and once when it ends, not on every retry.
+The `Outbox` is the bot's PTB rate limiter (`ApplicationBuilder().rate_limiter`), so every
+request the bot makes passes through it, whoever makes it: it keeps to about 30 requests a
+second per bot, one message a second per chat and 20 a minute per group instead of running
+into 429s, and retries what fails on the way (429, 5xx, lost connections) with backoff. An
+outage is logged once when it starts and once when it ends, not on every retry. Replies to
+an update are numbered and noted in the journal on their way (`receipts.journaled`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import logging
 import random
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import BaseRateLimiter
+
+from bot.telegram.receipts import journaled
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +37,16 @@ GROUP_PER_MINUTE = 20  # and 20 a minute per group
 PATIENCE = 25.0  # seconds a reply is retried: within systemd's 30 s to stop, if it must
 MAX_BACKOFF = 10.0
 NEW_OUTAGE_AFTER = 60.0  # seconds without failures: PTB's polling retries at least every 30 s
+# Answers to button taps and inline queries go first: the user is watching a spinner.
+URGENT = frozenset({"answerCallbackQuery", "answerInlineQuery"})
+# Typing indicators do not count against the flood limits and must not wait behind replies.
+UNPACED = frozenset({"sendChatAction"})
+# The replies to an update: numbered and noted in the journal, not sent again after a crash.
+# Edits are not (a reindex edits its message as often as its progress changes).
+JOURNALED = frozenset({"sendMessage", "sendDocument", "answerCallbackQuery", "answerInlineQuery"})
+
+Result = bool | dict[str, Any] | list[dict[str, Any]]
+RateLimitArgs = dict[str, float]  # {"patience": seconds a request may be retried}
 
 
 class Connection:
@@ -113,15 +129,18 @@ class Slots:
         self.free += 1
 
 
-class Outbox:
-    """Sends within Telegram's flood limits and retries what fails on the way.
+class Outbox(BaseRateLimiter[RateLimitArgs]):
+    """Paces and retries every Bot API request (PTB's rate limiter interface).
 
-    `send` waits for a slot of the chat (one a second; in groups also 20 a minute) and one
-    of the bot (30 a second; answers to button taps and inline queries go first), then makes
-    the request. A 429 waits its retry_after; a 5xx, a lost connection or a connect timeout
-    backs off (0.5 s doubling to 10 s, jittered) and tries again, for up to `patience`
-    seconds. A request the server received but did not answer in time (read timeout) is not
-    sent again, since it may have arrived: one reply twice is worse than one reply late.
+    A request waits for a slot of its chat when it puts or changes a message there (one a
+    second; in groups also 20 a minute) and for one of the bot (30 a second; answers to
+    button taps and inline queries go first), then is made. A 429 waits its retry_after; a
+    5xx, a lost connection or a connect timeout backs off (0.5 s doubling to 10 s,
+    jittered) and tries again, for up to `patience` seconds (a call may pass its own as
+    `rate_limit_args={"patience": seconds}`). PTB's interface leaves errors other than 429
+    to the caller; these are retried here because they are the way's, not the request's.
+    A request the server received but did not answer in time (read timeout) is not sent
+    again, since it may have arrived: one reply twice is worse than one reply late.
     """
 
     def __init__(self, *, per_second: int = PER_SECOND, patience: float = PATIENCE) -> None:
@@ -129,28 +148,69 @@ class Outbox:
         self.connection = Connection()
         self.stats: dict[str, int] = {"429 waited out": 0, "retried": 0, "given up": 0}
         self._bot = Slots(per_second, 1.0)
-        self._chats: dict[int, list[Slots]] = {}
+        self._chats: dict[int | str, list[Slots]] = {}
+
+    async def initialize(self) -> None:
+        """Nothing to open: slots are made as chats come."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Result]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: RateLimitArgs | None,
+    ) -> Result:
+        """The result of `callback(*args, **kwargs)`, made within the limits (see the class)."""
+        patience = (rate_limit_args or {}).get("patience", self.patience)
+        chat_id = data.get("chat_id") if _in_chat(endpoint) else None
+        send = partial(
+            self.send,
+            chat_id,
+            partial(callback, *args, **kwargs),
+            urgent=endpoint in URGENT,
+            paced=endpoint not in UNPACED,
+            patience=patience,
+            may_arrive=endpoint in JOURNALED or _in_chat(endpoint),
+        )
+        stand_in = partial(_stand_in, endpoint, data)
+        if endpoint in JOURNALED:
+            return await journaled(send, stand_in)
+        result = await send()
+        return stand_in(None) if result is None else result
 
     async def send(
         self,
-        chat_id: int | None,
+        chat_id: int | str | None,
         request: Callable[[], Awaitable[T]],
         *,
         urgent: bool = False,
+        paced: bool = True,
         patience: float | None = None,
+        may_arrive: bool = True,
     ) -> T | None:
         """The result of `request()`, made within the limits of `chat_id` (None: no chat).
 
-        Returns None when the server got the request but did not answer it in time.
+        Unless `paced`, the request takes no slot and only a 429 is waited out (a typing
+        indicator: the retries would only hold up the answer it announces).
+        Returns None when the server got the request but did not answer it in time, if it
+        `may_arrive` (a message); else that timeout is raised like any other error.
         Raises the request's error when it cannot succeed or patience runs out.
         """
         deadline = time.monotonic() + (self.patience if patience is None else patience)
         for attempt in itertools.count():
             try:
-                result = await self._paced(chat_id, request, urgent)
+                if paced:
+                    result = await self._paced(chat_id, request, urgent)
+                else:
+                    result = await request()
             except TelegramError as exc:
-                wait = retry_wait(exc, attempt)
-                if wait is None and _maybe_delivered(exc):
+                wait = retry_wait(exc, attempt) if paced or isinstance(exc, RetryAfter) else None
+                if wait is None and may_arrive and _maybe_delivered(exc):
                     self.connection.failed(exc, "a reply is not sent again: it may have arrived")
                     return None
                 if wait is None or time.monotonic() + wait > deadline:
@@ -168,7 +228,7 @@ class Outbox:
         raise AssertionError("unreachable")
 
     async def _paced(
-        self, chat_id: int | None, request: Callable[[], Awaitable[T]], urgent: bool
+        self, chat_id: int | str | None, request: Callable[[], Awaitable[T]], urgent: bool
     ) -> T:
         held: list[Slots] = []
         try:
@@ -180,13 +240,13 @@ class Outbox:
             for slots in held:
                 slots.release()
 
-    def _chat(self, chat_id: int | None) -> list[Slots]:
+    def _chat(self, chat_id: int | str | None) -> list[Slots]:
         if chat_id is None:
             return []
         if len(self._chats) > 1000:  # forget chats that have been quiet for a while
             self._chats = {k: v for k, v in self._chats.items() if not all(s.idle for s in v)}
         if chat_id not in self._chats:
-            group = [Slots(GROUP_PER_MINUTE, 60.0)] if chat_id < 0 else []
+            group = [Slots(GROUP_PER_MINUTE, 60.0)] if _is_group(chat_id) else []
             self._chats[chat_id] = [Slots(1, 1.0), *group]
         return self._chats[chat_id]
 
@@ -212,3 +272,27 @@ def _maybe_delivered(error: TelegramError) -> bool:
     return isinstance(error, TimedOut) and isinstance(
         cause, (httpx.ReadTimeout, httpx.WriteTimeout)
     )
+
+
+def _in_chat(endpoint: str) -> bool:
+    """True for requests that put a message into a chat or change one there."""
+    return endpoint.startswith(("send", "edit", "copy", "forward")) and endpoint not in UNPACED
+
+
+def _is_group(chat_id: int | str) -> bool:
+    return isinstance(chat_id, int) and chat_id < 0
+
+
+def _stand_in(endpoint: str, data: dict[str, Any], message_id: int | None) -> Result:
+    """What stands for the answer to a request not made now (sent before a restart) or not
+    answered in time: the message as sent, with its id when the journal has it; else True."""
+    if not endpoint.startswith("send"):
+        return True
+    chat_id = data.get("chat_id")
+    kind = "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
+    return {
+        "message_id": message_id or 0,
+        "date": int(time.time()),
+        "chat": {"id": chat_id, "type": kind},
+        "text": data.get("text", ""),
+    }

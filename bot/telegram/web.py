@@ -28,17 +28,15 @@ from telegram.ext import Application, ExtBot
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from bot.metrics import Activity
 from bot.settings import Settings
-from bot.telegram import handlers
-from bot.telegram.durable import DURABLE, READY_SECONDS, Durable
+from bot.telegram.context import BotData
+from bot.telegram.durable import READY_SECONDS, Durable
 from bot.telegram.updates import readable
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEALTH_PATH, METRICS_PATH = "/healthz", "/metrics"
-ACTIVITY = "activity"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 MAX_BODY_BYTES = 1 << 20  # an update is a few kilobytes; anything this large is not Telegram
 
@@ -61,10 +59,10 @@ def health(application: Application) -> tuple[int, dict[str, Any]]:
 
     A failing journal does not change the status (the bot still answers), only `durable`.
     """
-    activity: Activity = application.bot_data[ACTIVITY]
-    runtime = application.bot_data.get(handlers.RUNTIME)
+    data: BotData = application.bot_data
+    activity, runtime = data.activity, data.runtime
     last = activity.last_update_at
-    durability = application.bot_data[DURABLE].durability
+    durability = data.durable.durability
     since = durability.since
     report: dict[str, Any] = {
         "index_loaded": runtime is not None,
@@ -200,7 +198,7 @@ class UpdateHandler(tornado.web.RequestHandler):
             logger.warning("webhook request with an unreadable update (%s)", type(exc).__name__)
             self.set_status(HTTPStatus.BAD_REQUEST)
             return
-        durable: Durable = self.app.bot_data[DURABLE]
+        durable: Durable = self.app.bot_data.durable
         try:
             await asyncio.wait_for(durable.ready.wait(), READY_SECONDS)
         except TimeoutError:  # still starting: Telegram sends the update again later

@@ -21,21 +21,15 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.ext import ContextTypes
 
 from bot import metrics
 from bot.answers import Quote
 from bot.formatting import abstention_html, answer_html, escape, place, quote_html
 from bot.i18n import text
-from bot.language import detect_language
-from bot.telegram.handlers import Runtime, runtime, user_language
-from bot.telegram.limits import (
-    INLINE_QUERY_LIMIT,
-    clean_question,
-    clip_inline_query,
-    fit_message,
-    question_problem,
-)
+from bot.pipeline import Refusal, clean_question
+from bot.telegram.context import Context, Runtime
+from bot.telegram.handlers.replies import user_language
+from bot.telegram.limits import INLINE_QUERY_LIMIT, clip_inline_query, fit_message
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -43,36 +37,40 @@ if TYPE_CHECKING:
 MAX_CARDS = 5
 CACHE_SECONDS = 10
 TITLE_CHARS = 60
-EXAMPLE_CARDS = "inline_example_cards"  # bot_data key: cards by (index version, language)
 Cards = list[InlineQueryResultArticle]
+CardCache = dict[tuple[str, str], Cards]  # example cards by (index version, language)
 
 
-async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def inline_query(update: Update, context: Context) -> None:
     """Offer up to five quotes, a "no answer" card with examples, or just the examples."""
-    query, rt = update.inline_query, runtime(context)
+    query, rt = update.inline_query, context.runtime
     lang = user_language(query.from_user)
     if not rt.limiter.allow_inline(query.from_user.id):
         wait = InlineQueryResultsButton(text("inline_rate_limited", lang), start_parameter="help")
         answer = partial(query.answer, [], cache_time=0, is_personal=True, button=wait)
         outcome = "rate_limited"
     else:
-        cards, outcome = await asyncio.to_thread(cards_for, rt, context.bot_data, query.query, lang)
+        cache = context.bot_data.example_cards
+        cards, outcome = await asyncio.to_thread(cards_for, rt, cache, query.query, lang)
         answer = partial(query.answer, cards, cache_time=CACHE_SECONDS, is_personal=False)
-    await rt.outbox.send(None, answer, urgent=True)
+    await answer()
     metrics.INLINE_QUERIES.labels(outcome=outcome).inc()
 
 
-def cards_for(rt: Runtime, bot_data: dict, query: str, fallback: str) -> tuple[Cards, str]:
+def cards_for(rt: Runtime, cache: CardCache, query: str, fallback: str) -> tuple[Cards, str]:
     """The cards for an inline query and what they are: "quotes", "no_answer" or "examples"
     (in a worker thread: it searches)."""
     asked = clip_inline_query(clean_question(query))
-    if question_problem(asked, max_chars=INLINE_QUERY_LIMIT) is not None:
-        return cached_example_cards(rt, bot_data, fallback), "examples"
-    lang = detect_language(asked, fallback=fallback)
+    checked = rt.services.pipeline.check(
+        asked, fallback_language=fallback, max_chars=INLINE_QUERY_LIMIT
+    )
+    if isinstance(checked, Refusal):
+        return cached_example_cards(rt, cache, fallback), "examples"
+    asked, lang = checked.text, checked.language
     cards = quote_cards(rt.services, asked, lang)
     if cards:
         return cards, "quotes"
-    examples = cached_example_cards(rt, bot_data, lang)
+    examples = cached_example_cards(rt, cache, lang)
     return [no_answer_card(rt.services, asked, lang), *examples], "no_answer"
 
 
@@ -94,9 +92,8 @@ def no_answer_card(services: Services, question: str, lang: str) -> InlineQueryR
     )
 
 
-def cached_example_cards(rt: Runtime, bot_data: dict, lang: str) -> Cards:
+def cached_example_cards(rt: Runtime, cache: CardCache, lang: str) -> Cards:
     """The example cards of the serving index version (each one costs a search)."""
-    cache = bot_data.setdefault(EXAMPLE_CARDS, {})
     key = (rt.version(), lang)
     if key not in cache:
         for stale in [k for k in cache if k[0] != key[0]]:  # made for an older version

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatAction
-from telegram.ext import ContextTypes
 
 from bot.errors import DocumentError, FetchError
 from bot.fetch import fetch, page_name
 from bot.formatting import escape
 from bot.i18n import text
-from bot.telegram.admin import admin_state, refusal, refused, store_upload
-from bot.telegram.handlers import runtime, user_language
+from bot.telegram.context import Context
+from bot.telegram.handlers.documents import refusal, store_upload
+from bot.telegram.handlers.reindexing import admin_state
+from bot.telegram.handlers.replies import refused, user_language
+from bot.telegram.receipts import once
 
 logger = logging.getLogger(__name__)
 
 
-async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def add(update: Update, context: Context) -> None:
     """Fetch the page /add names, store it as a document and reindex."""
     if await refused(update, context, "/add"):
         return
@@ -33,6 +36,10 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not context.args:
         await message.reply_text(escape(text("admin_add_usage", lang)))
         return
+    await once(partial(_add_page, context, message, lang), "/add")
+
+
+async def _add_page(context: Context, message: Message, lang: str) -> None:
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     try:
         name, data, meta = await fetched_document(context, context.args[0])
@@ -43,16 +50,14 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await store_upload(context, message, name, data, lang, meta=meta)
 
 
-async def fetched_document(
-    context: ContextTypes.DEFAULT_TYPE, url: str
-) -> tuple[str, bytes, dict[str, str]]:
+async def fetched_document(context: Context, url: str) -> tuple[str, bytes, dict[str, str]]:
     """The file name, bytes and metadata of the document at `url`, fetched and checked.
 
     Raises:
         FetchError: the address is refused, or the page cannot be fetched.
         DocumentError: what arrived is not a usable document (no main text, a scan …).
     """
-    settings = runtime(context).settings
+    settings = context.runtime.settings
     fetched = await fetch(
         url,
         max_bytes=settings.max_upload_bytes,

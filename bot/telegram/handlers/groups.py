@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 
 from telegram import Bot, Message, MessageEntity, Update
-from telegram.ext import ContextTypes
 
 from bot.formatting import escape
 from bot.i18n import text
-from bot.telegram.handlers import answer_question, reply, user_language
+from bot.telegram.context import Context
+from bot.telegram.handlers.questions import answer_question
+from bot.telegram.handlers.replies import reply, user_language
 
 
-async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask_command(update: Update, context: Context) -> None:
     """Answer `/ask question` (or `/ask@bot question`), or show how to use it."""
     message = update.effective_message
     question = command_argument(message.text or "")
@@ -27,7 +28,7 @@ async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await answer_question(update, context, question)
 
 
-async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def group_message(update: Update, context: Context) -> None:
     """Answer a group message that mentions the bot or replies to it; ignore all others."""
     message = update.effective_message
     question = addressed_question(message, context.bot)

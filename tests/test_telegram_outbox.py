@@ -1,0 +1,50 @@
+"""One mechanism paces every Bot API call: admin replies and edits go through the Outbox too."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from fakebotapi import FakeBotAPI
+from telegram.ext import Application
+from test_telegram import ADMIN, WAIT, bot_settings, polling_bot
+from test_telegram_admin import command, report
+
+from bot.app import Services
+from bot.i18n import text
+from bot.settings import Settings
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+
+
+@pytest_asyncio.fixture
+async def app(
+    api: FakeBotAPI, settings: Settings, services: Services
+) -> AsyncIterator[Application]:
+    async with polling_bot(bot_settings(settings, api), services) as running:
+        yield running
+
+
+async def test_an_admin_reply_is_retried_when_the_way_fails(
+    api: FakeBotAPI, app: Application
+) -> None:
+    api.fail_next(times=2, status=502, methods=["sendMessage"])
+    reply = await command(api, "/status")
+    assert "Sentences:" in reply["text"] and reply["text"] != text("error", "en")
+
+
+async def test_admin_replies_and_edits_keep_to_the_chat_flood_limit(
+    api: FakeBotAPI, app: Application
+) -> None:
+    """A reindex edits its message while /status and /docs are answered in the same chat:
+    no 429, and never two of them in one second."""
+    api.flood_control(per_chat_per_second=1, global_per_second=30)
+    started = await command(api, "/reindex")
+    for line in ("/status", "/docs", "/status"):
+        api.send_text(line, user_id=ADMIN, language_code="en")
+    await report(api, since=started["message_id"] - 1)
+    await api.wait_for(lambda: len(api.calls_to("sendMessage")) >= 4, timeout=WAIT)
+    assert api.stats["429"] == 0
+    times = sorted(message["sent_at"] for message in api.messages(ADMIN))
+    assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:], strict=False))
