@@ -10,12 +10,15 @@ import asyncio
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.admin import ReindexResult, ReindexRunning
 from bot.formatting import escape
 from bot.i18n import text
-from bot.indexing import BuildReport
 from bot.telegram.handlers import Runtime
+
+if TYPE_CHECKING:
+    from bot.indexing import BuildReport  # loads torch; a reindexing bot has it loaded
 
 LIST_LIMIT = 10
 
