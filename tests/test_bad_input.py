@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from fakebotapi import DEFAULT_GROUP_CHAT_ID, DEFAULT_USER_ID, FakeBotAPI
 from telegram.ext import Application
-from test_telegram import (
+from telegrambot import (
     ADMIN,
     BOT,
     GERMAN_QUESTION,

@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from samples import docx_file, html_page, pdf_file, scanned_pdf
-from test_formats import ARTICLE, LIGHTHOUSE
+from samples import ARTICLE, LIGHTHOUSE, docx_file, html_page, pdf_file, scanned_pdf
 
 import bot.__main__
 import bot.app
