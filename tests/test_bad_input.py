@@ -42,7 +42,10 @@ from bot.settings import Settings
 from bot.telegram.keyboards import CONTEXT, MORE, VOTE, decode
 from bot.telegram.limits import clean_question
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 STRANGER = 777002
 GROUP = {"chat_type": "group", "chat_id": DEFAULT_GROUP_CHAT_ID}

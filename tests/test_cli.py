@@ -54,6 +54,7 @@ def assert_clean_exit(result: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_index_prints_what_it_built(tmp_path: Path) -> None:
     result = run("bot", "index", cwd=tmp_path)
     assert_clean_exit(result)
@@ -70,6 +71,7 @@ def test_index_prints_what_it_built(tmp_path: Path) -> None:
     assert (tmp_path / "index" / "versions" / current / "index.faiss").is_file()
 
 
+@pytest.mark.slow
 def test_a_folder_of_real_documents_is_indexed_and_cited_by_page(tmp_path: Path) -> None:
     folder = tmp_path / "documents"
     folder.mkdir()
@@ -130,6 +132,7 @@ def assert_answers(lines: list[str]) -> None:
         assert isinstance(quote["score"], float)
 
 
+@pytest.mark.slow
 def test_ask_json_prints_one_object_per_question(settings: Settings, tmp_path: Path) -> None:
     result = run("bot", "ask", "--json", ON_TOPIC, OFF_TOPIC, cwd=tmp_path)
     assert_clean_exit(result)
@@ -149,6 +152,7 @@ def test_ask_reads_questions_from_stdin(
     assert_answers(capsys.readouterr().out.splitlines())
 
 
+@pytest.mark.slow
 def test_chat_answers_and_exits_at_end_of_input(settings: Settings, tmp_path: Path) -> None:
     result = run(
         "bot", "chat", cwd=tmp_path, stdin="Von welcher Universität ist Lim Eul-chul?\n\n:context\n"
@@ -163,8 +167,10 @@ def test_chat_answers_and_exits_at_end_of_input(settings: Settings, tmp_path: Pa
     assert "<blockquote>" not in out
 
 
+@pytest.mark.slow
 def test_bench_quick_prints_every_figure(tmp_path: Path) -> None:
-    result = run("bot.bench", "--quick", cwd=tmp_path)
+    # Every figure, at the smallest sizes: the figures themselves are the script's to print.
+    result = run("bot.bench", "--quick", "--sentences", "60", "--repeats", "1", cwd=tmp_path)
     assert_clean_exit(result)
     for name in (
         "cpus available",

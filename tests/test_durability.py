@@ -45,7 +45,10 @@ from bot.i18n import text
 from bot.settings import Settings
 from bot.telegram import durable
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 SECRET = "durable-Secret_7"
 USERS = [8101, 8102, 8103]

@@ -31,7 +31,10 @@ from bot.app import Services
 from bot.i18n import text
 from bot.settings import Settings
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 
 def trouble(records: list[logging.LogRecord]) -> list[str]:

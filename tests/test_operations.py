@@ -34,7 +34,10 @@ from bot.settings import Settings
 from bot.telegram.app import build_application
 from bot.telegram.web import WebhookServer, webhook_path
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 SECRET = "hook-Secret_7f3a9c"
 OFF_TOPIC = "Wie hoch ist der Eiffelturm?"

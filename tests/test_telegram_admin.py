@@ -30,7 +30,10 @@ from bot.app import Services
 from bot.i18n import text
 from bot.settings import Settings
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 STRANGER = 777001
 NEW_DOC = (

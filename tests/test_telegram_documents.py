@@ -43,7 +43,10 @@ from bot.i18n import text
 from bot.settings import Settings
 from bot.telegram.keyboards import CONTEXT
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 USER = 6300
 Bot = Callable[..., AbstractAsyncContextManager[Application]]

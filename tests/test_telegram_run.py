@@ -29,7 +29,10 @@ from bot.logs import setup_logging
 from bot.settings import Settings
 from bot.telegram.app import webhook_secret
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 SECRET = "webhook-Secret_42"
 
