@@ -12,8 +12,8 @@ install:
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
 
-# Several workers: most tests wait on the fake Bot API, a bot process or a timeout, not the CPU.
-WORKERS ?= 4
+# One worker per core: many tests wait on the fake Bot API, a bot process or a timeout.
+WORKERS ?= 2
 
 test: lint
 	$(BIN)/python -m pytest -q -n $(WORKERS)
