@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint eval bench chat run
+.PHONY: install test test-fast lint eval bench chat run
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +12,15 @@ install:
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
 
+# One worker per core: many tests wait on the fake Bot API, a bot process or a timeout.
+WORKERS ?= 2
+
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(WORKERS)
+
+# Without the slow tier (bot processes, Milvus Lite, the bot end to end beyond its handlers).
+test-fast:
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 lint:
 	$(BIN)/ruff check bot tests

@@ -10,16 +10,21 @@ import argparse
 import json
 import sys
 import time
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from bot.logs import setup_logging
-from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, set up logging and run one command; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --help and usage errors answer before pydantic loads
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -69,10 +74,6 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _ask(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import open_services
-    from bot.formatting import answer_text
-    from bot.pipeline import Refusal
-
     questions = args.questions
     if questions == ["-"]:
         questions = [line.strip() for line in sys.stdin if line.strip()]
@@ -82,6 +83,10 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from bot.app import open_services  # the models' libraries: only once there is a question
+    from bot.formatting import answer_text
+    from bot.pipeline import Refusal
+
     services = open_services(settings)
     for question in questions:
         answer = services.pipeline.ask(None, question)  # each question on its own

@@ -20,11 +20,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.app import Services
 from bot.documents import META_SUFFIX, SUFFIXES, Document, document_id, parse_document
 from bot.errors import DocumentError
-from bot.indexing import BuildReport
+
+if TYPE_CHECKING:  # both load the models' libraries; a running bot has loaded them already
+    from bot.app import Services
+    from bot.indexing import BuildReport
 
 logger = logging.getLogger(__name__)
 

@@ -26,12 +26,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.corpus import Corpus
 from bot.fusion import FusionWeights
 from bot.language import detect_language
-from bot.search import Searcher
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.search import Searcher  # loads torch; _open loads it when there is work
 
 
 @dataclass(frozen=True, slots=True)

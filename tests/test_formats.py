@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from samples import (
+    ARTICLE,
     BOILERPLATE,
+    LIGHTHOUSE,
     docx_file,
     encrypted_pdf,
     html_page,
@@ -21,22 +23,6 @@ from bot.corpus import Corpus
 from bot.documents import join_pages, parse_document, read_documents
 from bot.errors import DocumentError
 from bot.formats.pdf import Line, paragraphs
-
-LIGHTHOUSE = [
-    [
-        "# Der Zorblax-Leuchtturm",
-        "Der Zorblax-Leuchtturm steht auf einer Granitklippe nördlich des Hafens von "
-        "Kettlewell. Er wurde im Jahr 1887 aus grauem Stein erbaut und ist zweiunddreißig "
-        "Meter hoch.",
-        "Ein zweiter Absatz. Er ist kurz.",
-    ],
-    [
-        "Im Jahr 1923 strich Mira Kettlewell den Leuchtturm grün. Seitdem nennen ihn die "
-        "Fischer den grünen Riesen, und auf alten Postkarten ist er so zu sehen.",
-        "Die Treppe im Inneren hat 212 Stufen.",
-    ],
-    ["Seit 2019 leuchtet oben eine sparsame Lampe. Die alte Linse steht im Museum der Stadt."],
-]
 
 
 def places(doc) -> list[tuple[int | None, int, int, str]]:
@@ -212,14 +198,6 @@ def test_docx_without_text_is_refused() -> None:
 
 
 # ---------------------------------------------------------------------------- HTML
-
-
-ARTICLE = [
-    "Der Zorblax-Leuchtturm wurde im Jahr 1923 von Mira Kettlewell grün gestrichen. Er "
-    "steht auf einer Granitklippe nördlich des Hafens.",
-    "Jeden Sommer besuchen ihn mehr als zwölftausend Menschen. Die Treppe im Inneren hat "
-    "212 Stufen, und oben weht fast immer ein kräftiger Wind.",
-]
 
 
 def test_html_keeps_the_main_text_only() -> None:

@@ -39,6 +39,8 @@ from bot.milvus_store import MilvusStore  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.watcher import VersionWatcher  # noqa: E402
 
+pytestmark = pytest.mark.slow  # Milvus Lite, and bot processes on one Milvus
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "extra_questions.jsonl"
 LIGHTHOUSE = (

@@ -4,29 +4,26 @@ and a clean stop on SIGTERM, end to end against the fake Bot API on 127.0.0.1.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from botprocess import bot_process, unused_port
 from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
-from test_telegram import (
+from telegrambot import (
     ENGLISH_QUESTION,
     GERMAN_QUESTION,
+    HOOK,
     TOKEN,
     WAIT,
     ask,
     blockquotes,
     bot_settings,
     quiet,
+    webhook_bot,
 )
 from tornado.netutil import bind_sockets
 
@@ -34,51 +31,16 @@ from bot.app import Services
 from bot.i18n import text
 from bot.logs import setup_logging
 from bot.settings import Settings
-from bot.telegram.app import ALLOWED_UPDATES, build_application
-from bot.telegram.web import WebhookServer, serve, webhook_path
+from bot.telegram.app import build_application
+from bot.telegram.web import WebhookServer, webhook_path
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
-PROJECT = Path(__file__).resolve().parents[1]
 SECRET = "hook-Secret_7f3a9c"
 OFF_TOPIC = "Wie hoch ist der Eiffelturm?"
-HOOK = "/telegram/hook"
-
-
-@contextlib.asynccontextmanager
-async def webhook_bot(
-    api: FakeBotAPI, settings: Settings, services: Services
-) -> AsyncIterator[str]:
-    """The real Application behind the real webhook server, as `python -m bot run` starts it;
-    yields the server's root URL."""
-    sockets = bind_sockets(0, "127.0.0.1")
-    port = sockets[0].getsockname()[1]
-    config = bot_settings(
-        settings,
-        api,
-        webhook_url=f"http://127.0.0.1:{port}{HOOK}",
-        webhook_port=port,
-        webhook_secret=SecretStr(SECRET),
-    )
-    stopping = asyncio.Event()
-    serving = asyncio.create_task(
-        serve(
-            build_application(config, services=services),
-            config,
-            secret=SECRET,
-            sockets=sockets,
-            allowed_updates=ALLOWED_UPDATES,
-            stopping=stopping,
-        )
-    )
-    try:
-        await api.wait_for(lambda: api.calls_to("setWebhook") or serving.done(), timeout=WAIT)
-        if serving.done():
-            serving.result()  # raises what went wrong
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stopping.set()
-        await asyncio.wait_for(serving, WAIT)
 
 
 async def get(url: str) -> tuple[int, str, str]:
@@ -149,7 +111,7 @@ async def ask_via_webhook(api: FakeBotAPI, question: str, **sender: Any) -> dict
 async def test_updates_without_the_right_secret_are_refused_and_not_handled(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
-    async with webhook_bot(api, settings, services) as root:
+    async with webhook_bot(api, settings, services, secret=SECRET) as root:
         before = await scrape(root)
         api.send_text(GERMAN_QUESTION)
         assert await api.post_update_to_webhook(secret_token=None) == 403
@@ -176,7 +138,7 @@ async def test_an_update_the_library_cannot_read_is_confirmed_and_skipped(
     poll = {"id": "1", "question": "Wer?", "options": options, "total_voter_count": 0,
             "is_closed": False, "is_anonymous": True, "type": "regular",
             "allows_multiple_answers": False}  # fmt: skip
-    async with webhook_bot(api, settings, services) as root:
+    async with webhook_bot(api, settings, services, secret=SECRET) as root:
         api.send_message_update({"poll": poll}, user_id=5555)
         assert await api.post_update_to_webhook() == 200
         assert await post(root + HOOK, b'{"message": {}}', secret=SECRET) == 400  # no update_id
@@ -190,7 +152,7 @@ async def test_healthz_reports_the_loaded_index(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
     manifest = services.searcher.version.manifest
-    async with webhook_bot(api, settings, services) as root:
+    async with webhook_bot(api, settings, services, secret=SECRET) as root:
         status, report = await health(root)
         assert status == 200
         assert report["index_loaded"] is True and report["index_version"] == manifest.version
@@ -224,7 +186,7 @@ async def test_healthz_is_503_until_the_index_is_loaded(
 async def test_metrics_count_questions_by_outcome_with_latency(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
-    async with webhook_bot(api, settings, services) as root:
+    async with webhook_bot(api, settings, services, secret=SECRET) as root:
         before = await scrape(root)
         answered = await ask_via_webhook(api, GERMAN_QUESTION)
         abstained = await ask_via_webhook(api, OFF_TOPIC)
@@ -260,7 +222,7 @@ async def test_metrics_count_questions_by_outcome_with_latency(
 async def test_metrics_count_inline_queries_by_what_they_got(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
-    async with webhook_bot(api, settings, services) as root:
+    async with webhook_bot(api, settings, services, secret=SECRET) as root:
         before = await scrape(root)
         for query in ("Pjöngjang Juni Besuch", "Wie hoch ist der Eiffelturm?", ""):
             api.inline_query(query)
@@ -281,7 +243,7 @@ async def test_metrics_count_inline_queries_by_what_they_got(
 async def test_failed_updates_are_counted_as_errors(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
-    async with webhook_bot(api, settings, services) as root:
+    async with webhook_bot(api, settings, services, secret=SECRET) as root:
         before = await scrape(root)
         api.fail_next(times=1, status=500, methods=["sendChatAction"])
         reply = await ask_via_webhook(api, GERMAN_QUESTION)
@@ -316,7 +278,7 @@ async def test_log_has_one_line_per_question_and_no_secrets(
     try:
         setup_logging("DEBUG", secrets=[TOKEN, SECRET])  # what LOG_LEVEL=DEBUG sets up
         logs.addHandler(caplog.handler)  # setup_logging replaced the root's handlers
-        async with webhook_bot(api, settings, services) as root:
+        async with webhook_bot(api, settings, services, secret=SECRET) as root:
             before = await scrape(root)
             api.send_text(GERMAN_QUESTION)
             assert await api.post_update_to_webhook(secret_token="not-the-secret") == 403
@@ -352,58 +314,42 @@ async def test_log_has_one_line_per_question_and_no_secrets(
 # ---------------------------------------------------------------------------- python -m bot run
 
 
-def unused_port() -> int:
-    with contextlib.closing(bind_sockets(0, "127.0.0.1")[0]) as probe:
-        return probe.getsockname()[1]
-
-
-async def start_bot(api: FakeBotAPI, **env: str) -> asyncio.subprocess.Process:
-    """`python -m bot run` against the fake server, with LOG_LEVEL=DEBUG and `env`."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run",
-        env={
-            **os.environ,
-            "PYTHONPATH": str(PROJECT),
-            "LOG_LEVEL": "DEBUG",
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": f"http://127.0.0.1:{api.port}",
-            **env,
-        },
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-
 async def test_python_m_bot_run_webhook_serves_health_metrics_and_stops_cleanly(
     api: FakeBotAPI, settings: Settings
 ) -> None:
     """The real entry point in webhook mode: SIGTERM lets an update in progress finish."""
     port = unused_port()
     root = f"http://127.0.0.1:{port}"
-    process = await start_bot(
-        api, WEBHOOK_URL=f"{root}{HOOK}", WEBHOOK_PORT=str(port), WEBHOOK_SECRET=SECRET
-    )
-    try:
-        await api.wait_for(lambda: api.calls_to("setWebhook") or process.returncode, timeout=90)
-        assert (await health(root))[0] == 200
-        api.send_text(GERMAN_QUESTION)
-        assert await api.post_update_to_webhook(secret_token=None) == 403
-        assert await api.post_update_to_webhook() == 200
-        assert blockquotes(await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT))
-        metrics = await settled(root, 1, answers=1)
-        assert value(metrics, "quote_bot_questions_total", language="de", outcome="answered") == 1
-        assert value(metrics, "quote_bot_answer_seconds_count") == 1
+    env = {
+        "LOG_LEVEL": "DEBUG",
+        "WEBHOOK_URL": f"{root}{HOOK}",
+        "WEBHOOK_PORT": str(port),
+        "WEBHOOK_SECRET": SECRET,
+    }
+    async with bot_process(api, token=TOKEN, env=env) as process:
+        try:
+            await api.wait_for(lambda: api.calls_to("setWebhook") or process.returncode, timeout=90)
+            assert (await health(root))[0] == 200
+            api.send_text(GERMAN_QUESTION)
+            assert await api.post_update_to_webhook(secret_token=None) == 403
+            assert await api.post_update_to_webhook() == 200
+            assert blockquotes(await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT))
+            metrics = await settled(root, 1, answers=1)
+            answered = {"language": "de", "outcome": "answered"}
+            assert value(metrics, "quote_bot_questions_total", **answered) == 1
+            assert value(metrics, "quote_bot_answer_seconds_count") == 1
 
-        api.delay(1.5, methods=["sendMessage"])  # an answer still on its way at SIGTERM
-        api.send_text(OFF_TOPIC)
-        assert await api.post_update_to_webhook() == 200
-        await api.wait_for(lambda: len(api.calls_to("sendChatAction")) >= 2, timeout=WAIT)
-        process.send_signal(signal.SIGTERM)
-        late = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT)
-        assert late["text"].startswith(text("abstain", "de"))
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        _, stderr = await asyncio.wait_for(process.communicate(), WAIT)
+            api.delay(1.5, methods=["sendMessage"])  # an answer still on its way at SIGTERM
+            api.send_text(OFF_TOPIC)
+            assert await api.post_update_to_webhook() == 200
+            await api.wait_for(lambda: len(api.calls_to("sendChatAction")) >= 2, timeout=WAIT)
+            process.send_signal(signal.SIGTERM)
+            late = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT)
+            assert late["text"].startswith(text("abstain", "de"))
+        finally:
+            if process.returncode is None:
+                process.terminate()
+            _, stderr = await asyncio.wait_for(process.communicate(), WAIT)
     log = stderr.decode()
     assert process.returncode == 0, log[-2000:]
     assert "question language=de abstained=True" in log and "Traceback" not in log
@@ -418,15 +364,17 @@ async def test_python_m_bot_run_polling_serves_metrics_on_metrics_port(
     api: FakeBotAPI, settings: Settings
 ) -> None:
     port = unused_port()
-    process = await start_bot(api, METRICS_PORT=str(port))
-    try:
-        await api.wait_for(lambda: api.calls_to("getUpdates") or process.returncode, timeout=90)
-        assert blockquotes(await ask(api, GERMAN_QUESTION))
-        metrics = await settled(f"http://127.0.0.1:{port}", 1, answers=1)
-        assert value(metrics, "quote_bot_questions_total", language="de", outcome="answered") == 1
-        assert value(metrics, "quote_bot_index_sentences") == 11
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        _, stderr = await asyncio.wait_for(process.communicate(), WAIT)
+    env = {"LOG_LEVEL": "DEBUG", "METRICS_PORT": str(port)}
+    async with bot_process(api, token=TOKEN, env=env) as process:
+        try:
+            await api.wait_for(lambda: api.calls_to("getUpdates") or process.returncode, timeout=90)
+            assert blockquotes(await ask(api, GERMAN_QUESTION))
+            metrics = await settled(f"http://127.0.0.1:{port}", 1, answers=1)
+            answered = {"language": "de", "outcome": "answered"}
+            assert value(metrics, "quote_bot_questions_total", **answered) == 1
+            assert value(metrics, "quote_bot_index_sentences") == 11
+        finally:
+            if process.returncode is None:
+                process.terminate()
+            _, stderr = await asyncio.wait_for(process.communicate(), WAIT)
     assert process.returncode == 0, stderr.decode()[-2000:]

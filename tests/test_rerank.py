@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from pydantic import ValidationError
-from test_search import FACTS, assert_quotes_are_exact, sentence_id
+from seedfacts import FACTS, assert_quotes_are_exact, sentence_id
 
 from bot.app import open_services, reranker_for
 from bot.embedding import E5_MODEL, load_model

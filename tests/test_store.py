@@ -11,8 +11,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
-from samples import pdf_file
-from test_formats import LIGHTHOUSE
+from samples import LIGHTHOUSE, pdf_file
 
 import bot.indexing
 import bot.store

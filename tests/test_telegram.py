@@ -2,72 +2,42 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import html
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from fakebotapi import DEFAULT_GROUP_CHAT_ID, DEFAULT_USER_ID, FakeBotAPI
-from pydantic import SecretStr
 from telegram.ext import Application
+from telegrambot import (
+    ADMIN,
+    BOT,
+    ENGLISH_QUESTION,
+    GERMAN_QUESTION,
+    WAIT,
+    ask,
+    blockquotes,
+    bot_settings,
+    buttons,
+    polling_bot,
+    quiet,
+    runtime_of,
+)
 
 from bot.app import Services
 from bot.corpus import Sentence
 from bot.i18n import text
 from bot.settings import Settings
-from bot.telegram.app import build_application
-from bot.telegram.context import Runtime
 from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, decode
 
 # RetryAfter.retry_after warns about its coming switch from int to timedelta.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
-TOKEN = "123456789:AAF-test_token_for_the_fake_server_0123"
-BOT = "quote_bot"
-ADMIN = 4242
 USER_EN = 1002
-WAIT = 15.0  # seconds; generous for a slow machine, short enough to fail instead of hanging
-
-GERMAN_QUESTION = "Wer besuchte im Juni Pjöngjang?"
-ENGLISH_QUESTION = "What did professor Lim say about ammunition supplies?"
 
 
 # ---------------------------------------------------------------------------- fixtures
-
-
-def bot_settings(base: Settings, api: FakeBotAPI, **overrides: Any) -> Settings:
-    """`base` (the private index copy) pointed at the fake server, with `overrides`."""
-    values = {
-        "index_dir": base.index_dir,
-        "documents_dir": base.documents_dir,
-        "telegram_bot_token": SecretStr(TOKEN),
-        "telegram_api_url": f"http://{api.host}:{api.port}",
-        "admin_user_ids": frozenset({ADMIN}),
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)
-
-
-@contextlib.asynccontextmanager
-async def polling_bot(settings: Settings, services: Services) -> AsyncIterator[Application]:
-    """The real Application, started with long polling like `python -m bot run` does."""
-    app = build_application(settings, services=services)
-    async with app:
-        async with asyncio.timeout(WAIT):
-            await app.post_init(app)
-            await app.start()
-            await app.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield app
-        finally:
-            async with asyncio.timeout(WAIT):
-                await app.updater.stop()
-                await app.stop()
-                await app.post_shutdown(app)
 
 
 @pytest_asyncio.fixture
@@ -78,36 +48,7 @@ async def app(
         yield running
 
 
-def runtime_of(app: Application) -> Runtime:
-    return app.bot_data.runtime
-
-
-# ---------------------------------------------------------------------------- driving the bot
-
-
-async def ask(api: FakeBotAPI, question: str, **sender: Any) -> dict[str, Any]:
-    """Send `question` as a user and return the bot's next message to that chat."""
-    update = api.send_text(question, **sender)
-    return await api.next_message(chat_id=update["message"]["chat"]["id"], timeout=WAIT)
-
-
-def buttons(message: dict[str, Any]) -> dict[str, str]:
-    """Callback data by kind ("c", "m", "v+1", "v-1", "q0", ...) of a message's keyboard."""
-    found = {}
-    for row in (message["reply_markup"] or {}).get("inline_keyboard", []):
-        for button in row:
-            data = decode(button["callback_data"])
-            assert data is not None, button
-            label = data.kind + (data.extra if data.kind in (VOTE, EXAMPLE) else "")
-            found[label.replace("v1", "v+1")] = button["callback_data"]
-    return found
-
-
-def blockquotes(message: dict[str, Any]) -> list[str]:
-    """The plain text inside each <blockquote> of a sent HTML message."""
-    raw = message["raw_text"]
-    quotes = re.findall(r"<blockquote>(.*?)</blockquote>", raw, re.S)
-    return [html.unescape(re.sub(r"<[^>]+>", "", q)) for q in quotes]
+# ---------------------------------------------------------------------------- reading replies
 
 
 def sentence(services: Services, fragment: str) -> Sentence:
@@ -129,13 +70,6 @@ def cites(message_text: str, gold: Sentence, lang: str) -> bool:
     pattern = re.escape(template).replace("@", r"(\d+)")
     ranges = re.findall(pattern, message_text)
     return any(int(first) <= gold.number <= int(last) for first, last in ranges)
-
-
-async def quiet(api: FakeBotAPI, chat_id: int, seconds: float = 1.0) -> None:
-    """Fail if the bot sends anything to `chat_id` within `seconds`."""
-    with pytest.raises(TimeoutError):
-        extra = await api.next_message(chat_id=chat_id, timeout=seconds)
-        pytest.fail(f"unexpected message: {extra['text']!r}")
 
 
 # ---------------------------------------------------------------------------- /start, /help

@@ -7,30 +7,35 @@ import logging
 import re
 import threading
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from fakebotapi import FakeBotAPI
 from telegram.ext import Application
-from test_telegram import (
+from telegrambot import (
     ADMIN,
+    REINDEX_WAIT,
     WAIT,
     blockquotes,
     bot_settings,
+    command,
     polling_bot,
+    report,
     runtime_of,
+    snapshot,
 )
 
 from bot.app import Services
 from bot.i18n import text
 from bot.settings import Settings
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 STRANGER = 777001
-REINDEX_WAIT = 120.0  # a reindex embeds with the real model
 NEW_DOC = (
     "The Zorblax lighthouse\n\n"
     "The Zorblax lighthouse was painted green by Mira Kettlewell in 1923. "
@@ -45,38 +50,6 @@ async def app(
     tight = bot_settings(settings, api, max_upload_bytes=5_000)
     async with polling_bot(tight, services) as running:
         yield running
-
-
-def snapshot(folder: Path) -> list[tuple[str, bytes]]:
-    return sorted((p.name, p.read_bytes()) for p in folder.iterdir())
-
-
-async def command(api: FakeBotAPI, line: str, user_id: int = ADMIN, lang: str = "en") -> dict:
-    api.mark()  # skip earlier messages and edits
-    api.send_text(line, user_id=user_id, language_code=lang)
-    return await api.next_message(chat_id=user_id, timeout=WAIT)
-
-
-async def report(
-    api: FakeBotAPI, chat_id: int = ADMIN, lang: str = "en", since: int = 0
-) -> dict[str, Any]:
-    """The reindex message (sent after message `since`) once it shows its report or failure."""
-    failed = text("admin_reindex_failed", lang, reason="")[:12]
-    done = (text("admin_report", lang, **_blank())[:12], failed, "already running")
-
-    def finished() -> dict[str, Any] | None:
-        for message in api.messages(chat_id):
-            if message["message_id"] > since and message["text"].startswith(done):
-                return message
-        return None
-
-    return await api.wait_for(finished, timeout=REINDEX_WAIT)
-
-
-def _blank() -> dict[str, Any]:
-    names = "documents docs_added docs_removed docs_changed docs_unchanged sentences sent_added"
-    names += " sent_removed sent_unchanged embedded model digest"
-    return {name: "" for name in names.split()} | {"seconds": 0.0}
 
 
 @pytest.fixture

@@ -14,11 +14,28 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from fakebotapi import FakeBotAPI
-from samples import BOILERPLATE, docx_file, html_page, pdf_file, scanned_pdf, zip_bomb_docx
+from samples import (
+    ARTICLE,
+    BOILERPLATE,
+    LIGHTHOUSE,
+    docx_file,
+    html_page,
+    pdf_file,
+    scanned_pdf,
+    zip_bomb_docx,
+)
 from telegram.ext import Application
-from test_formats import ARTICLE, LIGHTHOUSE
-from test_telegram import ADMIN, WAIT, blockquotes, bot_settings, buttons, polling_bot
-from test_telegram_admin import command, report, snapshot
+from telegrambot import (
+    ADMIN,
+    WAIT,
+    blockquotes,
+    bot_settings,
+    buttons,
+    command,
+    polling_bot,
+    report,
+    snapshot,
+)
 from website import Site, local_site
 
 from bot.app import Services
@@ -26,7 +43,10 @@ from bot.i18n import text
 from bot.settings import Settings
 from bot.telegram.keyboards import CONTEXT
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
 USER = 6300
 Bot = Callable[..., AbstractAsyncContextManager[Application]]

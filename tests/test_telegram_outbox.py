@@ -8,14 +8,16 @@ import pytest
 import pytest_asyncio
 from fakebotapi import FakeBotAPI
 from telegram.ext import Application
-from test_telegram import ADMIN, WAIT, bot_settings, polling_bot
-from test_telegram_admin import command, report
+from telegrambot import ADMIN, WAIT, bot_settings, command, polling_bot, report
 
 from bot.app import Services
 from bot.i18n import text
 from bot.settings import Settings
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end against the fake Bot API
+]
 
 
 @pytest_asyncio.fixture

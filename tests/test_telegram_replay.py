@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from fakebotapi import FakeBotAPI
 from telegram import Bot
-from test_telegram import ADMIN, TOKEN, WAIT, bot_settings, polling_bot, quiet
-from test_telegram_admin import report
+from telegrambot import ADMIN, TOKEN, WAIT, bot_settings, polling_bot, quiet, report
 
 from bot.admin import Admin
 from bot.app import Services
@@ -26,7 +25,10 @@ from bot.journal import Journal
 from bot.settings import Settings
 from bot.telegram.receipts import DONE
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end against the fake Bot API
+]
 
 BOT_ID = int(TOKEN.split(":", 1)[0])
 

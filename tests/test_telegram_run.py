@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import socket
-import sys
-from pathlib import Path
 
 import pytest
+from botprocess import bot_process, run_cli, unused_port
 from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
 from pydantic import SecretStr
-from test_telegram import (
+from telegrambot import (
     GERMAN_QUESTION,
+    HOOK,
     TOKEN,
     WAIT,
     ask,
@@ -22,46 +20,21 @@ from test_telegram import (
     bot_settings,
     polling_bot,
     quiet,
+    webhook_bot,
 )
-from tornado.netutil import bind_sockets
 
 from bot.app import Services
 from bot.i18n import text
 from bot.logs import setup_logging
 from bot.settings import Settings
-from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.runner import webhook_secret
-from bot.telegram.web import serve
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
+    pytest.mark.slow,  # the bot end to end, beyond the handlers of test_telegram
+]
 
-PROJECT = Path(__file__).resolve().parents[1]
 SECRET = "webhook-Secret_42"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
-    """`python -m bot ...` in a subprocess (without blocking the fake server's event loop)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env={**os.environ, "PYTHONPATH": str(PROJECT), **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        process.kill()
-        raise
-    return process.returncode, stderr.decode()
 
 
 # ---------------------------------------------------------------------------- webhook
@@ -70,32 +43,9 @@ async def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> tuple
 async def test_webhook_rejects_updates_without_the_secret(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
-    sockets = bind_sockets(0, "127.0.0.1")
-    port = sockets[0].getsockname()[1]
-    config = bot_settings(
-        settings,
-        api,
-        webhook_url=f"http://127.0.0.1:{port}/telegram/hook",
-        webhook_listen="127.0.0.1",
-        webhook_port=port,
-        webhook_secret=SecretStr(SECRET),
-    )
-    app = build_application(config, services=services)
-    stopping = asyncio.Event()
-    serving = asyncio.create_task(
-        serve(
-            app,
-            config,
-            secret=webhook_secret(config),
-            sockets=sockets,
-            allowed_updates=ALLOWED_UPDATES,
-            stopping=stopping,
-        )
-    )
-    try:
-        await api.wait_for(lambda: api.calls_to("setWebhook") or serving.done(), timeout=WAIT)
+    async with webhook_bot(api, settings, services, secret=SECRET) as root:
         registered = api.calls_to("setWebhook")[-1]
-        assert registered["url"] == config.webhook_url and registered["secret_token"] == SECRET
+        assert registered["url"] == f"{root}{HOOK}" and registered["secret_token"] == SECRET
         api.send_text(GERMAN_QUESTION)
         assert await api.post_update_to_webhook(secret_token=None) == 403
         assert await api.post_update_to_webhook(secret_token="wrong") == 403
@@ -103,9 +53,6 @@ async def test_webhook_rejects_updates_without_the_secret(
         assert await api.post_update_to_webhook() == 200
         reply = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT)
         assert blockquotes(reply)
-    finally:
-        stopping.set()
-        await asyncio.wait_for(serving, WAIT)
 
 
 def test_webhook_secret_must_suit_telegram(settings: Settings) -> None:
@@ -181,23 +128,13 @@ async def test_the_token_never_reaches_the_log(
 
 async def test_unreachable_server_is_waited_for_until_sigterm() -> None:
     """No server at the URL: one log line, tries with backoff, SIGTERM ends the wait with 0."""
-    url = f"http://127.0.0.1:{free_port()}"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run",
-        env={**os.environ, "PYTHONPATH": str(PROJECT), "TELEGRAM_BOT_TOKEN": TOKEN,
-             "TELEGRAM_API_URL": url},
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
+    url = f"http://127.0.0.1:{unused_port()}"
+    async with bot_process(None, token=TOKEN, env={"TELEGRAM_API_URL": url}) as process:
         first = await asyncio.wait_for(process.stderr.readline(), 60)
         await asyncio.sleep(3.5)  # tries after 1 and 2 s more, all failing
         process.send_signal(signal.SIGTERM)
         rest = await asyncio.wait_for(process.stderr.read(), 10)
         await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
     log = (first + rest).decode()
     assert process.returncode == 0, log
     assert f"WARNING bot.telegram.runner: Cannot reach the Bot API server at {url}" in log
@@ -208,24 +145,15 @@ async def test_python_m_bot_run_answers_until_terminated(
     api: FakeBotAPI, settings: Settings
 ) -> None:
     """The real entry point: load model and index, poll, answer, stop cleanly on SIGTERM."""
-    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": f"http://127.0.0.1:{api.port}"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        env={**os.environ, "PYTHONPATH": str(PROJECT), "LOG_LEVEL": "DEBUG", **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=90)
-        reply = await ask(api, GERMAN_QUESTION)
-        assert blockquotes(reply)
-        assert api.commands[("all_private_chats", "de")]
-    finally:
-        process.terminate()
-        _, stderr = await asyncio.wait_for(process.communicate(), WAIT)
+    async with bot_process(api, token=TOKEN, env={"LOG_LEVEL": "DEBUG"}) as process:
+        try:
+            await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=90)
+            reply = await ask(api, GERMAN_QUESTION)
+            assert blockquotes(reply)
+            assert api.commands[("all_private_chats", "de")]
+        finally:
+            process.terminate()
+            _, stderr = await asyncio.wait_for(process.communicate(), WAIT)
     log = stderr.decode()
     assert process.returncode == 0, log[-2000:]
     assert "bot***" in log and TOKEN.split(":")[1] not in log

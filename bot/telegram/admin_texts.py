@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from bot.admin import ReindexResult, ReindexRunning
 from bot.formatting import escape
 from bot.i18n import text
-from bot.indexing import BuildReport
 from bot.telegram.context import Runtime
 
 if TYPE_CHECKING:
+    from bot.indexing import BuildReport  # loads torch; a reindexing bot has it loaded
     from bot.telegram.durable import Durability
 
 LIST_LIMIT = 10
