@@ -25,12 +25,13 @@ test-fast:
 lint:
 	$(BIN)/ruff check bot tests
 	$(BIN)/ruff format --check bot tests
+	$(BIN)/lint-imports
 
 eval:
-	$(BIN)/python -m bot.eval ../shared/eval/dev_questions.jsonl eval/extra_questions.jsonl ../shared/eval/xquad-dev
+	$(BIN)/python -m bot.tools.eval ../shared/eval/dev_questions.jsonl eval/extra_questions.jsonl ../shared/eval/xquad-dev
 
 bench:
-	$(BIN)/python -m bot.bench --corpus ../shared/eval/xquad-dev
+	$(BIN)/python -m bot.tools.bench --corpus ../shared/eval/xquad-dev
 
 chat:
 	$(BIN)/python -m bot chat

@@ -18,14 +18,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 _EXPORTS = {
-    "Answer": "bot.answers",
-    "Quote": "bot.answers",
-    "Context": "bot.answers",
-    "Hit": "bot.answers",
-    "Searcher": "bot.search",
-    "Conversation": "bot.conversation",
-    "Services": "bot.app",
-    "open_services": "bot.app",
+    "Answer": "bot.retrieval.answers",
+    "Quote": "bot.retrieval.answers",
+    "Context": "bot.retrieval.answers",
+    "Hit": "bot.retrieval.answers",
+    "Searcher": "bot.retrieval.search",
+    "Conversation": "bot.answering.conversation",
+    "Services": "bot.app.services",
+    "open_services": "bot.app.services",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import indexer_for, second_vectors
-    from bot.embedding import load_model
+    from bot.app.services import indexer_for, second_vectors
+    from bot.retrieval.embedding import load_model
 
     started = time.perf_counter()
     indexer = indexer_for(settings, load_model(settings.embedding_model))
@@ -83,9 +83,11 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from bot.app import open_services  # the models' libraries: only once there is a question
-    from bot.formatting import answer_text
-    from bot.pipeline import Refusal
+    from bot.answering.formatting import answer_text
+    from bot.answering.pipeline import Refusal
+    from bot.app.services import (
+        open_services,  # the models' libraries: only once there is a question
+    )
 
     services = open_services(settings)
     for question in questions:
@@ -105,7 +107,7 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import open_services
+    from bot.app.services import open_services
     from bot.console import chat
 
     chat(open_services(settings))
@@ -119,13 +121,13 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _eval(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.eval import main as eval_main
+    from bot.tools.eval import main as eval_main
 
     return eval_main(args.rest)
 
 
 def _bench(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.bench import main as bench_main
+    from bot.tools.bench import main as bench_main
 
     return bench_main(args.rest)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bot.app import Services
-from bot.formatting import answer_text, context_html, html_to_text
-from bot.i18n import text
-from bot.pipeline import Refusal
+from bot.answering.formatting import answer_text, context_html, html_to_text
+from bot.answering.i18n import text
+from bot.answering.pipeline import Refusal
+from bot.app.services import Services
 
 PROMPT = "? "
 

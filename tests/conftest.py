@@ -11,8 +11,8 @@ import pytest_asyncio
 from fakebotapi import FakeBotAPI
 from telegrambot import BOT, TOKEN
 
-from bot.app import Services, open_services
-from bot.embedding import load_model
+from bot.app.services import Services, open_services
+from bot.retrieval.embedding import load_model
 from bot.settings import Settings
 
 SEED = Path(__file__).resolve().parents[1] / "bot" / "seed"

@@ -44,9 +44,9 @@ from botprocess import START_WAIT, bot_process, stopped
 from crowd import ADMIN, BOT, FIRST_USER, QUESTIONS, TOKEN, kind_of, percentiles, reindex_outcome
 from fakebotapi import FakeBotAPI
 
-from bot.documents import ensure_documents_dir
-from bot.generate import write_documents
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.retrieval.documents import ensure_documents_dir
+from bot.tools.generate import write_documents
 
 USERS = 300
 KILLS_AFTER = (0, 30, 75, 150, 250)  # answers

@@ -11,7 +11,7 @@ try:  # imported as part of a package or with tests/ on sys.path (the scripts' w
 except ImportError:
     from fakebotapi import FakeBotAPI
 
-from bot.i18n import text
+from bot.answering.i18n import text
 
 TOKEN = "123456789:AAF-load_test_token_for_the_fake_0123"
 BOT = "quote_bot"

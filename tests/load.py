@@ -47,9 +47,9 @@ from fakebotapi import FakeBotAPI
 from pydantic import SecretStr
 from telegram.ext import Application
 
-from bot.app import Services, open_services
-from bot.documents import ensure_documents_dir
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app.services import Services, open_services
+from bot.retrieval.documents import ensure_documents_dir
 from bot.settings import Settings
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.outbox import Outbox

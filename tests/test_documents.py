@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.documents import (
+from bot.errors import DocumentError
+from bot.retrieval.documents import (
     document_id,
     ensure_documents_dir,
     load_document,
     load_documents,
     parse_document,
 )
-from bot.errors import DocumentError
 
 SEED = Path(__file__).resolve().parents[1] / "bot" / "seed"
 SEED_NAME = "nordkorea-soldaten-ukraine"
@@ -172,7 +172,7 @@ def test_load_documents_skips_bad_files(tmp_path: Path, caplog: pytest.LogCaptur
     (tmp_path / "bild.png").write_bytes(b"\x89PNG")
     (tmp_path / "kaputt.txt").write_text("Gute Datei.", "utf-8")
     (tmp_path / "kaputt.meta.json").write_text("{nicht json", "utf-8")
-    with caplog.at_level(logging.WARNING, logger="bot.documents"):
+    with caplog.at_level(logging.WARNING, logger="bot.retrieval.documents"):
         docs = load_documents(tmp_path)
     assert [d.doc_id for d in docs] == ["a", "b"]
     assert [d.title for d in docs] == ["A", "B"]

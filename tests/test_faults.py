@@ -27,8 +27,8 @@ from telegrambot import (
     texts,
 )
 
-from bot.app import Services
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app.services import Services
 from bot.settings import Settings
 
 pytestmark = [

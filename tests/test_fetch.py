@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 from website import BODY_LIMIT, PAGE, Site, local_site
 
+from bot.app.fetch import fetch, page_name, parse_url, public
 from bot.errors import FetchError
-from bot.fetch import fetch, page_name, parse_url, public
 
 LIMIT = BODY_LIMIT
 

@@ -19,10 +19,10 @@ from samples import (
     zip_bomb_docx,
 )
 
-from bot.corpus import Corpus
-from bot.documents import join_pages, parse_document, read_documents
 from bot.errors import DocumentError
-from bot.formats.pdf import Line, paragraphs
+from bot.retrieval.corpus import Corpus
+from bot.retrieval.documents import join_pages, parse_document, read_documents
+from bot.retrieval.formats.pdf import Line, paragraphs
 
 
 def places(doc) -> list[tuple[int | None, int, int, str]]:
@@ -245,7 +245,7 @@ def test_a_folder_of_real_documents_indexes_the_good_and_names_the_bad(
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     before = sorted(p.name for p in tmp_path.iterdir())
-    with caplog.at_level(logging.WARNING, logger="bot.documents"):
+    with caplog.at_level(logging.WARNING, logger="bot.retrieval.documents"):
         docs, skipped = read_documents(tmp_path)
     assert [(d.doc_id, d.format) for d in docs] == [
         ("bericht", "pdf"),

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from telegram_html import parse_html, utf16_len
 
-from bot.answers import Answer, Context, Quote
-from bot.formatting import (
+from bot.answering.formatting import (
     TELEGRAM_LIMIT,
     abstention_html,
     answer_html,
@@ -16,6 +15,7 @@ from bot.formatting import (
     place,
     quote_html,
 )
+from bot.retrieval.answers import Answer, Context, Quote
 
 TITLE = "Nordkoreanische Soldaten in der Ukraine"
 

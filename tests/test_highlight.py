@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.highlight import answer_span
+from bot.retrieval.highlight import answer_span
 
 OFFICERS = (
     "Diese Offenbarung folgt auf Berichte ukrainischer Medien über den Tod von sechs "

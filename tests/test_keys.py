@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.indexing import Indexer
-from bot.keys import build_keys, load_keys, open_keys
-from bot.search import Searcher
+from bot.retrieval.indexing import Indexer
+from bot.retrieval.keys import build_keys, load_keys, open_keys
+from bot.retrieval.search import Searcher
+from bot.retrieval.store import IndexStore
 from bot.settings import DEFAULT_MODEL
-from bot.store import IndexStore
 
 QUESTIONS = (
     "Wer besuchte im Juni Pjöngjang?",
@@ -75,13 +75,13 @@ def test_windows_stay_inside_the_paragraph(built_seed: Path, model) -> None:
 def test_open_reads_the_documents_only_when_a_file_changed(
     tmp_path: Path, model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.indexing
+    import bot.retrieval.indexing
 
     _indexer(tmp_path, model).build()
     reads = []
-    real = bot.indexing.read_documents
+    real = bot.retrieval.indexing.read_documents
     monkeypatch.setattr(
-        bot.indexing, "read_documents", lambda *a, **k: reads.append(1) or real(*a, **k)
+        bot.retrieval.indexing, "read_documents", lambda *a, **k: reads.append(1) or real(*a, **k)
     )
     first = _indexer(tmp_path, model).open()
     assert reads == []  # the files' bytes matched what the last read found

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.bridging import BridgeConfig, TermBridge, spelling_key, word_index
-from bot.fusion import FusionWeights, confident, fuse, rank, with_second
-from bot.lexical import LexicalIndex, fold, terms, tokens, words
+from bot.retrieval.bridging import BridgeConfig, TermBridge, spelling_key, word_index
+from bot.retrieval.fusion import FusionWeights, confident, fuse, rank, with_second
+from bot.retrieval.lexical import LexicalIndex, fold, terms, tokens, words
 
 SENTENCES = [
     "Putin besuchte im Juni Pjöngjang.",

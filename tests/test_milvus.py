@@ -26,18 +26,18 @@ pytest.importorskip("milvus_lite", reason="milvus-lite has no wheel for this pla
 from milvuslite import MilvusLiteServer  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from bot.admin import Admin  # noqa: E402
-from bot.app import Services, open_services  # noqa: E402
+from bot.app.admin import Admin  # noqa: E402
+from bot.app.services import Services, open_services  # noqa: E402
+from bot.app.watcher import VersionWatcher  # noqa: E402
 from bot.console import PROMPT  # noqa: E402
-from bot.corpus import Corpus  # noqa: E402
-from bot.documents import ensure_documents_dir, read_documents  # noqa: E402
 from bot.errors import IndexCorrupt  # noqa: E402
-from bot.language import detect_language  # noqa: E402
-from bot.lexical import LexicalIndex  # noqa: E402
-from bot.milvus_meta import AliasPointers  # noqa: E402
-from bot.milvus_store import MilvusStore  # noqa: E402
+from bot.retrieval.corpus import Corpus  # noqa: E402
+from bot.retrieval.documents import ensure_documents_dir, read_documents  # noqa: E402
+from bot.retrieval.language import detect_language  # noqa: E402
+from bot.retrieval.lexical import LexicalIndex  # noqa: E402
+from bot.retrieval.milvus_meta import AliasPointers  # noqa: E402
+from bot.retrieval.milvus_store import MilvusStore  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.watcher import VersionWatcher  # noqa: E402
 
 pytestmark = pytest.mark.slow  # Milvus Lite, and bot processes on one Milvus
 

@@ -19,15 +19,15 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizerFast
 
-from bot.app import open_services
-from bot.embedding import (
+from bot.app.services import open_services
+from bot.retrieval.embedding import (
     embed_documents,
     embed_queries,
     embedding_dimension,
     is_cross_encoder,
     load_model,
 )
-from bot.rerank import CrossEncoderReranker
+from bot.retrieval.rerank import CrossEncoderReranker
 from bot.settings import RERANK_OFF, Settings
 
 DIMENSION = 32

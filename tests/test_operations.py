@@ -27,8 +27,8 @@ from telegrambot import (
 )
 from tornado.netutil import bind_sockets
 
-from bot.app import Services
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app.services import Services
 from bot.logs import setup_logging
 from bot.settings import Settings
 from bot.telegram.app import build_application
@@ -298,7 +298,7 @@ async def test_log_has_one_line_per_question_and_no_secrets(
     for secret in (TOKEN, TOKEN.split(":")[1], SECRET):
         assert secret not in written
 
-    lines = [r for r in caplog.records if r.name == "bot.metrics" and r.levelno == logging.INFO]
+    lines = [r for r in caplog.records if r.name == "bot.app.metrics" and r.levelno == logging.INFO]
     assert [r.args[:2] for r in lines] == [("de", False), ("de", True)]
     assert lines[0].getMessage().startswith("question language=de abstained=False latency_ms=")
     assert "top_score=" in lines[0].getMessage() and lines[1].getMessage().endswith("quotes=0")

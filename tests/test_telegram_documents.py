@@ -38,8 +38,8 @@ from telegrambot import (
 )
 from website import Site, local_site
 
-from bot.app import Services
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app.services import Services
 from bot.settings import Settings
 from bot.telegram.keyboards import CONTEXT
 

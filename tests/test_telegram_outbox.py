@@ -10,8 +10,8 @@ from fakebotapi import FakeBotAPI
 from telegram.ext import Application
 from telegrambot import ADMIN, WAIT, bot_settings, command, polling_bot, report
 
-from bot.app import Services
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app.services import Services
 from bot.settings import Settings
 
 pytestmark = [

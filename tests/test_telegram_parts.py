@@ -23,9 +23,9 @@ from telegram import (
 from telegram.error import BadRequest
 from telegram_html import parse_html, utf16_len
 
-from bot.answers import Answer
-from bot.pipeline import question_problem
-from bot.state import StateStore
+from bot.answering.pipeline import question_problem
+from bot.app.state import StateStore
+from bot.retrieval.answers import Answer
 from bot.telegram.app import register_commands
 from bot.telegram.handlers.groups import addressed_question, command_argument
 from bot.telegram.keyboards import AnswerCache, ButtonData, decode, version_tag

@@ -18,10 +18,10 @@ from fakebotapi import FakeBotAPI
 from telegram import Bot
 from telegrambot import ADMIN, TOKEN, WAIT, bot_settings, polling_bot, quiet, report
 
-from bot.admin import Admin
-from bot.app import Services
-from bot.i18n import text
-from bot.journal import Journal
+from bot.answering.i18n import text
+from bot.app.admin import Admin
+from bot.app.journal import Journal
+from bot.app.services import Services
 from bot.settings import Settings
 from bot.telegram.receipts import DONE
 

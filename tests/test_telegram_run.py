@@ -23,8 +23,8 @@ from telegrambot import (
     webhook_bot,
 )
 
-from bot.app import Services
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app.services import Services
 from bot.logs import setup_logging
 from bot.settings import Settings
 from bot.telegram.runner import webhook_secret

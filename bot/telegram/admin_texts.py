@@ -12,13 +12,13 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.admin import ReindexResult, ReindexRunning
-from bot.formatting import escape
-from bot.i18n import text
+from bot.answering.formatting import escape
+from bot.answering.i18n import text
+from bot.app.admin import ReindexResult, ReindexRunning
 from bot.telegram.context import Runtime
 
 if TYPE_CHECKING:
-    from bot.indexing import BuildReport  # loads torch; a reindexing bot has it loaded
+    from bot.retrieval.indexing import BuildReport  # loads torch; a reindexing bot has it loaded
     from bot.telegram.durable import Durability
 
 LIST_LIMIT = 10

@@ -33,10 +33,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot import metrics
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.app import metrics
+from bot.app.state import StateStore
 from bot.settings import Settings
-from bot.state import StateStore
 from bot.telegram.context import CONTEXT_TYPES, Context, Runtime
 from bot.telegram.durable import Durable
 from bot.telegram.handlers import (
@@ -56,7 +56,7 @@ from bot.telegram.receipts import JournaledProcessor
 from bot.telegram.updates import SkippingUpdatesRequest
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.app.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ async def _post_init(
     durable: Durable = application.bot_data.durable
     await durable.open(bot_id=application.bot.id)
     if services is None:
-        from bot.app import open_services  # loads torch: only when the bot really starts
+        from bot.app.services import open_services  # loads torch: only when the bot really starts
 
         services = await asyncio.to_thread(open_services, settings)
     state = await asyncio.to_thread(StateStore, settings.state_db)

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
-from bot.metrics import Activity
+from bot.app.metrics import Activity
 from bot.telegram.keyboards import AnswerCache, version_tag
 from bot.telegram.limits import QuestionLimiter
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.app.services import Services
+    from bot.app.state import StateStore
     from bot.settings import Settings
-    from bot.state import StateStore
     from bot.telegram.durable import Durable
     from bot.telegram.handlers.reindexing import AdminState
     from bot.telegram.outbox import Outbox

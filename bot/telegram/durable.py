@@ -1,6 +1,6 @@
 """Nothing fetched is lost to a crash, and nothing is answered twice: the journal at work.
 
-Each update is written to the journal (`bot.journal`) before Telegram is told to forget it:
+Each update is written to the journal (`bot.app.journal`) before Telegram is told to forget it:
 the getUpdates request (`updates.py`) hands a fetched batch to `Durable.admit` before PTB
 sees it, so the next getUpdates only confirms what is on disk; the webhook answers 200 only
 after the same. An update the journal already has (Telegram sends one again when the bot
@@ -38,8 +38,8 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
-from bot import metrics
-from bot.journal import BUSY_SECONDS, Journal, Pending
+from bot.app import metrics
+from bot.app.journal import BUSY_SECONDS, Journal, Pending
 from bot.telegram.receipts import Receipt
 
 logger = logging.getLogger(__name__)

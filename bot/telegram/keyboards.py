@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.answers import Answer
-from bot.i18n import text
+from bot.answering.i18n import text
+from bot.retrieval.answers import Answer
 
 CONTEXT, MORE, VOTE, EXAMPLE = "c", "m", "v", "q"
 KINDS = (CONTEXT, MORE, VOTE, EXAMPLE)

@@ -1,7 +1,8 @@
 """Telegram's limits: questions per user (a moving window), inline query and reply lengths.
 
 Every reply is kept under 4096 UTF-16 units. How questions are cleaned and refused is
-`bot/pipeline.py`; how replies are paced to Telegram's flood limits is `bot/telegram/outbox.py`.
+`bot/answering/pipeline.py`; how replies are paced to Telegram's flood limits is
+`bot/telegram/outbox.py`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from bot.formatting import TELEGRAM_LIMIT, escape, html_to_text
+from bot.answering.formatting import TELEGRAM_LIMIT, escape, html_to_text
 
 INLINE_QUERY_LIMIT = 256  # Telegram's own limit on inline query text
 INLINE_QUERIES_PER_QUESTION = 3  # apps send a query while the user is still typing

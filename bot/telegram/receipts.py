@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from telegram import Update
 from telegram.ext import SimpleUpdateProcessor
 
-from bot.formatting import escape
-from bot.i18n import text
+from bot.answering.formatting import escape
+from bot.answering.i18n import text
 
 if TYPE_CHECKING:
     from bot.telegram.durable import Durable

@@ -1,6 +1,6 @@
 """`/add <url>`: an admin adds a web page (or a document on the web) as a document.
 
-The page is fetched with the checks of bot/fetch.py (http and https only, private
+The page is fetched with the checks of bot/app/fetch.py (http and https only, private
 addresses refused unless ALLOW_PRIVATE_URLS, every redirect checked, size and time
 limits), validated like an upload, stored in DOCUMENTS_DIR under a name made from its
 address with the address in its `.meta.json`, and indexed like an upload.
@@ -15,10 +15,10 @@ from functools import partial
 from telegram import Message, Update
 from telegram.constants import ChatAction
 
+from bot.answering.formatting import escape
+from bot.answering.i18n import text
+from bot.app.fetch import fetch, page_name
 from bot.errors import DocumentError, FetchError
-from bot.fetch import fetch, page_name
-from bot.formatting import escape
-from bot.i18n import text
 from bot.telegram.context import Context
 from bot.telegram.handlers.documents import refusal, store_upload
 from bot.telegram.handlers.reindexing import admin_state

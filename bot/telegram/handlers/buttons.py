@@ -6,9 +6,9 @@ import asyncio
 
 from telegram import CallbackQuery, Update
 
-from bot.answers import Answer
-from bot.formatting import context_html, more_html
-from bot.i18n import LANGUAGES, text
+from bot.answering.formatting import context_html, more_html
+from bot.answering.i18n import LANGUAGES, text
+from bot.retrieval.answers import Answer
 from bot.telegram.context import Context
 from bot.telegram.handlers.questions import answer_question
 from bot.telegram.handlers.replies import reply, toast, user_language

@@ -10,10 +10,10 @@ from functools import partial
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot.admin import DocumentError
+from bot.answering.formatting import escape
+from bot.answering.i18n import text
+from bot.app.admin import DocumentError
 from bot.errors import FetchError
-from bot.formatting import escape
-from bot.i18n import text
 from bot.telegram.admin_texts import reason_text
 from bot.telegram.context import Context
 from bot.telegram.handlers.reindexing import Pending, admin_state, reindex_with_status

@@ -7,8 +7,8 @@ import logging
 from telegram import Update
 from telegram.error import BadRequest, Conflict, NetworkError, TelegramError
 
-from bot.formatting import escape
-from bot.i18n import text
+from bot.answering.formatting import escape
+from bot.answering.i18n import text
 from bot.telegram.context import Context
 from bot.telegram.handlers.replies import user_language
 

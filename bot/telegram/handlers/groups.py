@@ -10,8 +10,8 @@ import re
 
 from telegram import Bot, Message, MessageEntity, Update
 
-from bot.formatting import escape
-from bot.i18n import text
+from bot.answering.formatting import escape
+from bot.answering.i18n import text
 from bot.telegram.context import Context
 from bot.telegram.handlers.questions import answer_question
 from bot.telegram.handlers.replies import reply, user_language

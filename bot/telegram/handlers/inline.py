@@ -22,17 +22,17 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from bot import metrics
-from bot.answers import Quote
-from bot.formatting import abstention_html, answer_html, escape, place, quote_html
-from bot.i18n import text
-from bot.pipeline import Refusal, clean_question
+from bot.answering.formatting import abstention_html, answer_html, escape, place, quote_html
+from bot.answering.i18n import text
+from bot.answering.pipeline import Refusal, clean_question
+from bot.app import metrics
+from bot.retrieval.answers import Quote
 from bot.telegram.context import Context, Runtime
 from bot.telegram.handlers.replies import user_language
 from bot.telegram.limits import INLINE_QUERY_LIMIT, clip_inline_query, fit_message
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.app.services import Services
 
 MAX_CARDS = 5
 CACHE_SECONDS = 10

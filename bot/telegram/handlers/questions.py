@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update, User
 from telegram.constants import ChatAction
 
-from bot import metrics
-from bot.answers import Answer
-from bot.formatting import TELEGRAM_LIMIT, answer_html, escape
-from bot.i18n import language_name, text
-from bot.pipeline import Question, Refusal
+from bot.answering.formatting import TELEGRAM_LIMIT, answer_html, escape
+from bot.answering.i18n import language_name, text
+from bot.answering.pipeline import Question, Refusal
+from bot.app import metrics
+from bot.retrieval.answers import Answer
 from bot.telegram.context import Context, Runtime
 from bot.telegram.handlers.replies import reply, user_language
 from bot.telegram.keyboards import answer_keyboard, examples_keyboard
@@ -26,7 +26,7 @@ from bot.telegram.limits import fit_message
 from bot.telegram.receipts import late_line
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.app.services import Services
 
 logger = logging.getLogger(__name__)
 

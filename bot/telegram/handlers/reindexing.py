@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from telegram import Message
 from telegram.error import TelegramError
 
-from bot.admin import Admin
-from bot.formatting import escape
-from bot.i18n import text
+from bot.answering.formatting import escape
+from bot.answering.i18n import text
+from bot.app.admin import Admin
 from bot.telegram.admin_texts import outcome_text, progress_text
 from bot.telegram.context import Context, Runtime
 from bot.telegram.limits import fit_message

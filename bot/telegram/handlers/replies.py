@@ -10,8 +10,8 @@ from typing import Any
 from telegram import CallbackQuery, ReplyParameters, Update, User
 from telegram.constants import ChatType
 
-from bot.formatting import escape
-from bot.i18n import text
+from bot.answering.formatting import escape
+from bot.answering.i18n import text
 from bot.telegram.context import Context
 from bot.telegram.receipts import carried
 

@@ -1,0 +1,135 @@
+"""Documents split into numbered paragraphs and sentences: what the index points into."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+from bot.retrieval.documents import Document
+from bot.retrieval.splitting import split_document
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence; `paragraph` and `number` are 1-based as shown to users.
+
+    `start`/`end` are character offsets into the document's text. In a paginated document
+    (PDF) `page` is the 1-based page and `paragraph` counts within that page; else None.
+    """
+
+    id: int
+    doc_id: str
+    paragraph: int
+    number: int
+    start: int
+    end: int
+    text: str
+    page: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A document's metadata and text as indexed; `pages` is 0 for unpaginated formats."""
+
+    doc_id: str
+    title: str
+    language: str
+    date: str | None
+    checksum: str
+    text: str
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    format: str = "txt"
+    pages: int = 0
+
+
+class Corpus:
+    """All indexed documents and their sentences, in a stable order (row i = sentence id i)."""
+
+    def __init__(self, documents: list[DocumentInfo], sentences: list[Sentence]) -> None:
+        self.documents = documents
+        self.sentences = sentences
+        self._by_doc = {d.doc_id: d for d in documents}
+        self._paragraphs: dict[tuple[str, int | None, int], list[Sentence]] = defaultdict(list)
+        self._counts: dict[str, int] = defaultdict(int)
+        for sentence in sentences:
+            key = (sentence.doc_id, sentence.page, sentence.paragraph)
+            self._paragraphs[key].append(sentence)
+            self._counts[sentence.doc_id] += 1
+
+    @classmethod
+    def from_documents(cls, documents: Iterable[Document]) -> Corpus:
+        """Split each document into paragraphs and sentences and number them."""
+        infos, sentences = [], []
+        for doc in documents:
+            infos.append(
+                DocumentInfo(
+                    doc.doc_id,
+                    doc.title,
+                    doc.language,
+                    doc.date,
+                    doc.checksum,
+                    doc.text,
+                    doc.examples,
+                    doc.format,
+                    len(doc.page_starts),
+                )
+            )
+            split = split_document(doc.text, language=doc.language, page_starts=doc.page_starts)
+            for para in split:
+                for number, span in enumerate(para.sentences, start=1):
+                    sentences.append(
+                        Sentence(
+                            len(sentences),
+                            doc.doc_id,
+                            para.number,
+                            number,
+                            span.start,
+                            span.end,
+                            span.text,
+                            para.page,
+                        )
+                    )
+        return cls(infos, sentences)
+
+    def document(self, doc_id: str) -> DocumentInfo:
+        return self._by_doc[doc_id]
+
+    def paragraph(self, doc_id: str, number: int, page: int | None = None) -> list[Sentence]:
+        """The sentences of one paragraph (of `page`, in a paginated document), in order."""
+        return self._paragraphs.get((doc_id, page, number), [])
+
+    def neighbours(self, sentence: Sentence, width: int = 1) -> list[Sentence]:
+        """`sentence` with up to `width` sentences before and after it in its paragraph."""
+        para = self.paragraph(sentence.doc_id, sentence.paragraph, sentence.page)
+        i = sentence.number - 1
+        return para[max(0, i - width) : i + width + 1]
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "documents": len(self.documents),
+            "paragraphs": len(self._paragraphs),
+            "sentences": len(self.sentences),
+        }
+
+    def sentences_of(self, doc_id: str) -> int:
+        return self._counts.get(doc_id, 0)
+
+    def to_json(self) -> dict:
+        return {
+            "documents": [asdict(d) for d in self.documents],
+            "sentences": [
+                [s.doc_id, s.paragraph, s.number, s.start, s.end, s.page] for s in self.sentences
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Corpus:
+        """The corpus `to_json` wrote; rows without a page (format 1) are unpaginated."""
+        documents = [DocumentInfo(**d) for d in data["documents"]]
+        texts = {d.doc_id: d.text for d in documents}
+        sentences = []
+        for i, (doc_id, para, num, start, end, *page) in enumerate(data["sentences"]):
+            text = " ".join(texts[doc_id][start:end].split())
+            sentences.append(Sentence(i, doc_id, para, num, start, end, text, *page[:1]))
+        return cls(documents, sentences)
