@@ -115,6 +115,13 @@ class Corpus:
     def sentences_of(self, doc_id: str) -> int:
         return self._counts.get(doc_id, 0)
 
+    def main_language(self) -> str:
+        """The language most sentences are in (German for an empty corpus)."""
+        counts: dict[str, int] = defaultdict(int)
+        for doc in self.documents:
+            counts[doc.language] += self._counts.get(doc.doc_id, 0)
+        return max(counts, key=counts.get) if counts else "de"
+
     def to_json(self) -> dict:
         return {
             "documents": [asdict(d) for d in self.documents],

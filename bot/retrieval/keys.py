@@ -64,7 +64,7 @@ def open_keys(
 def build_keys(corpus: Corpus, embed: Embed, dimension: int) -> SearchKeys:
     """Index the sentences for BM25 and embed their vocabulary and clauses."""
     texts = [s.text for s in corpus.sentences]
-    lexical = LexicalIndex(texts, language=main_language(corpus))
+    lexical = LexicalIndex(texts, language=corpus.main_language())
     written, folded, terms = lexical.vocabulary()
     pieces = [(s.id, c) for s in corpus.sentences for c in clauses(s.text)]
     keys = (
@@ -123,16 +123,6 @@ def prune_keys(root: Path, keep: set[str]) -> None:
     for folder in root.iterdir():
         if folder.is_dir() and folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def main_language(corpus: Corpus) -> str:
-    """The language most of the corpus's sentences are in (German for an empty corpus)."""
-    counts: dict[str, int] = {}
-    languages = {d.doc_id: d.language for d in corpus.documents}
-    for sentence in corpus.sentences:
-        language = languages[sentence.doc_id]
-        counts[language] = counts.get(language, 0) + 1
-    return max(counts, key=counts.get) if counts else "de"
 
 
 def _windows(corpus: Corpus, width: int = 1) -> np.ndarray:

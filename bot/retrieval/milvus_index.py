@@ -150,11 +150,3 @@ def read_vectors(client: MilvusClient, name: str, count: int, dim: int) -> np.nd
     if seen != count or total != count:
         raise IndexCorrupt(f"collection {name}: {total} rows for {count} sentences")
     return vectors
-
-
-def main_language(corpus: Corpus) -> str:
-    """The language most sentences are in (the text field has one analyzer)."""
-    counts: dict[str, int] = {}
-    for doc in corpus.documents:
-        counts[doc.language] = counts.get(doc.language, 0) + corpus.sentences_of(doc.doc_id)
-    return max(counts, key=counts.get) if counts else "de"

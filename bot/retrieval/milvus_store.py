@@ -34,7 +34,6 @@ from bot.retrieval.milvus_index import (
     MilvusIndex,
     create_collection,
     insert_rows,
-    main_language,
     read_vectors,
 )
 from bot.retrieval.milvus_meta import AliasPointers, Meta, RowPointers, has_aliases
@@ -108,7 +107,11 @@ class MilvusStore:
         name, dim = self.collection_of(version), int(vectors.shape[1])
         try:
             create_collection(
-                self.client, name, dim=dim, index_type=index_type, language=main_language(corpus)
+                self.client,
+                name,
+                dim=dim,
+                index_type=index_type,
+                language=corpus.main_language(),  # one analyzer per field
             )
             insert_rows(self.client, name, corpus, vectors)
             chunks = self.meta.put_text(version, corpus_text)
