@@ -38,7 +38,7 @@ LABEL = 44
 
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement and print the figures; returns the exit code."""
-    entered = _process_age()
+    entered = process_age()
     args = _parser().parse_args(argv)
     sentences = args.sentences or (300 if args.quick else 10_000)
     repeats = args.repeats or (3 if args.quick else 20)
@@ -84,13 +84,13 @@ def _positive(value: str) -> int:
 
 def _machine(model_name: str) -> None:
     print("machine")
-    _row("cpus available", len(os.sched_getaffinity(0)))
-    _row("cpus online", os.cpu_count())
-    _row("cpu model", _cpu_model())
-    _row("ram", _ram())
-    _row("python", f"{platform.python_version()} on {platform.system()} {platform.machine()}")
-    _row("date", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-    _row("model", model_name)
+    row("cpus available", len(os.sched_getaffinity(0)))
+    row("cpus online", os.cpu_count())
+    row("cpu model", _cpu_model())
+    row("ram", _ram())
+    row("python", f"{platform.python_version()} on {platform.system()} {platform.machine()}")
+    row("date", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    row("model", model_name)
 
 
 def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
@@ -141,17 +141,17 @@ def _cold_start(root: Path, model_name: str, entered: float | None, runs: int):
         first_line, total, rss = _ask_process(root / "cold")
         label = "first start after index" if run == 0 else "next start"
         figure = f"{first_line:.2f} s  (exit {total:.2f} s, peak RSS {rss:.0f} MiB)"
-        _row(
+        row(
             f"process to first answer ({label})",
             figure if first_line else f"failed ({total:.2f} s)",
         )
-    _row("in-process: interpreter start", _seconds(entered))
-    _row("in-process: imports", _seconds(imports))
-    _row("in-process: model load (first encode)", _seconds(model_load))
-    _row("in-process: index load", f"{_seconds(index_load)}  ({report.sentences} sentences)")
-    _row("in-process: searcher setup (+ second model)", _seconds(searcher_setup))
-    _row("in-process: language detector load", _seconds(detector_load))
-    _row("in-process: first answer", _seconds(first_answer))
+    row("in-process: interpreter start", _seconds(entered))
+    row("in-process: imports", _seconds(imports))
+    row("in-process: model load (first encode)", _seconds(model_load))
+    row("in-process: index load", f"{_seconds(index_load)}  ({report.sentences} sentences)")
+    row("in-process: searcher setup (+ second model)", _seconds(searcher_setup))
+    row("in-process: language detector load", _seconds(detector_load))
+    row("in-process: first answer", _seconds(first_answer))
     return searcher
 
 
@@ -225,10 +225,10 @@ def _percentiles(searcher, asked: list[tuple[str, str]], repeats: int, label: st
             times.append((time.perf_counter() - started) * 1000)
     p50, p95, p99 = np.percentile(times, [50, 95, 99])
     print(f"\nanswer latency ({label}; {len(asked)} questions x {repeats}, warm)")
-    _row("p50", f"{p50:.1f} ms")
-    _row("p95", f"{p95:.1f} ms")
-    _row("p99", f"{p99:.1f} ms")
-    _row("mean / max", f"{np.mean(times):.1f} ms / {max(times):.1f} ms")
+    row("p50", f"{p50:.1f} ms")
+    row("p95", f"{p95:.1f} ms")
+    row("p99", f"{p99:.1f} ms")
+    row("mean / max", f"{np.mean(times):.1f} ms / {max(times):.1f} ms")
 
 
 def _indexer(folder: Path, model, model_name: str):
@@ -241,10 +241,10 @@ def _indexer(folder: Path, model, model_name: str):
 def _memory() -> None:
     print("\nmemory")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    _row("peak RSS (this process)", f"{peak:.0f} MiB")
+    row("peak RSS (this process)", f"{peak:.0f} MiB")
 
 
-def _process_age() -> float | None:
+def process_age() -> float | None:
     """Seconds since this process started (Linux), or None."""
     try:
         stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
@@ -277,7 +277,7 @@ def _seconds(value: float | None) -> str:
     return "?" if value is None else f"{value:.2f} s"
 
 
-def _row(label: str, value: object) -> None:
+def row(label: str, value: object) -> None:
     print(f"  {label + ':':<{LABEL}} {value}")
 
 

@@ -29,9 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from bot.retrieval.documents import ensure_documents_dir
+from bot.tools.bench import process_age, row
 from bot.tools.generate import heaps_exponent, write_documents
-
-ROW = 44
 
 
 def compare(sentences: int, questions: list[str], *, repeats: int, index_type: str) -> None:
@@ -45,7 +44,7 @@ def compare(sentences: int, questions: list[str], *, repeats: int, index_type: s
             results.append(_measure(root, questions, repeats, index_type, files))
         print(f"\ngrowth: seed vs seed + {sentences} generated sentences (index type {index_type})")
         beta, words, distinct = heaps_exponent([f.read_text("utf-8") for f in files])
-        _row("generated words / distinct (Heaps' β)", f"{words} / {distinct} (β = {beta:.2f})")
+        row("generated words / distinct (Heaps' β)", f"{words} / {distinct} (β = {beta:.2f})")
         for label, key, unit in (
             ("sentences", "sentences", ""),
             ("build", "build_seconds", " s"),
@@ -62,10 +61,10 @@ def compare(sentences: int, questions: list[str], *, repeats: int, index_type: s
             if big is None:
                 continue
             if seed is None:
-                _row(label, f"{_fmt(big)}{unit} (seed + {sentences})")
+                row(label, f"{_fmt(big)}{unit} (seed + {sentences})")
                 continue
             ratio = f"  ({big / seed:.1f}x)" if seed and key not in ("sentences",) else ""
-            _row(label, f"{_fmt(seed)}{unit}  ->  {_fmt(big)}{unit}{ratio}")
+            row(label, f"{_fmt(seed)}{unit}  ->  {_fmt(big)}{unit}{ratio}")
 
 
 def _measure(
@@ -92,13 +91,10 @@ def _measure(
 def _child(args: list[str], env: dict[str, str]) -> dict:
     """Run one step in a fresh process; its last stdout line is a JSON object of figures."""
     command = [sys.executable, "-m", "bot.tools.scale", *args]
-    started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-2000:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    figures.setdefault("wall_seconds", time.perf_counter() - started)
-    return figures
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _step(step: str, root: Path, repeats: int = 1) -> dict:
@@ -127,7 +123,7 @@ def _step(step: str, root: Path, repeats: int = 1) -> dict:
     started = time.perf_counter()
     services = open_services(settings, model=model)
     opened = time.perf_counter() - started
-    ready = _process_age()
+    ready = process_age()
     questions = json.loads((root / "questions.json").read_text("utf-8"))
     asked = [(q, detect_language(q)) for q in questions]
     searcher = services.searcher
@@ -153,22 +149,8 @@ def _peak_rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _process_age() -> float | None:
-    """Seconds since this process started (Linux), or None."""
-    try:
-        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-    except (OSError, IndexError, ValueError):
-        return None
-    return uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")
-
-
 def _fmt(value: float) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.2f}" if value < 10 else f"{value:.1f}"
-
-
-def _row(label: str, value: object) -> None:
-    print(f"  {label + ':':<{ROW}} {value}")
 
 
 if __name__ == "__main__":
