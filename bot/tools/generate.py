@@ -29,6 +29,8 @@ SYLLABLES = (
 FUNCTION_SHARE = 0.4  # of the words of a sentence
 ZIPF_EXPONENT = 1.6  # content words: P(rank r) ~ (r + ZIPF_SHIFT)^-1.6 (Zipf-Mandelbrot)
 ZIPF_SHIFT = 300  # flattens the head: the commonest content word is 0.5 % of them
+_FUNCTION_WEIGHTS = 1.0 / np.arange(1, len(FUNCTION_WORDS) + 1)  # Zipf over the function words
+_FUNCTION_WEIGHTS /= _FUNCTION_WEIGHTS.sum()
 
 
 def content_word(rank: int) -> str:
@@ -45,8 +47,7 @@ def sentence(rng: np.random.Generator) -> str:
     """One sentence of 6 to 30 words, some with a comma, ending in a full stop."""
     length = int(np.clip(rng.normal(16, 6), 6, 30))
     function = rng.random(length) < FUNCTION_SHARE
-    weights = _function_weights()
-    picks = rng.choice(len(FUNCTION_WORDS), size=length, p=weights)
+    picks = rng.choice(len(FUNCTION_WORDS), size=length, p=_FUNCTION_WEIGHTS)
     ranks = _ranks(rng, length)
     words = [
         FUNCTION_WORDS[p] if f else content_word(int(r))
@@ -102,8 +103,3 @@ def _ranks(rng: np.random.Generator, size: int) -> np.ndarray:
     q, a = ZIPF_SHIFT, ZIPF_EXPONENT
     x = (1 + q) * rng.random(size) ** (-1 / (a - 1)) - q
     return np.minimum(x, 1e15).astype(np.int64)
-
-
-def _function_weights() -> np.ndarray:
-    weights = 1.0 / np.arange(1, len(FUNCTION_WORDS) + 1)
-    return weights / weights.sum()
