@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, set up logging and run one command; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in TOOLS:  # the tools parse their own options, --help included
+        return TOOLS[argv[0]](argv[1:])
     args = _parser().parse_args(argv)  # --help and usage errors answer before pydantic loads
     from pydantic import ValidationError
 
@@ -120,25 +123,24 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     return run(settings)
 
 
-def _eval(settings: Settings, args: argparse.Namespace) -> int:
+def _eval(argv: list[str]) -> int:
     from bot.tools.eval import main as eval_main
 
-    return eval_main(args.rest)
+    return eval_main(argv)
 
 
-def _bench(settings: Settings, args: argparse.Namespace) -> int:
+def _bench(argv: list[str]) -> int:
     from bot.tools.bench import main as bench_main
 
-    return bench_main(args.rest)
+    return bench_main(argv)
 
 
+TOOLS = {"eval": _eval, "bench": _bench}
 COMMANDS = {
     "index": _index,
     "ask": _ask,
     "chat": _chat,
     "run": _run,
-    "eval": _eval,
-    "bench": _bench,
 }
 
 
@@ -159,8 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         ("eval", "retrieval quality on a question file"),
         ("bench", "speed and memory"),
     ):
-        command = sub.add_parser(name, help=help_text, add_help=False)
-        command.add_argument("rest", nargs=argparse.REMAINDER)
+        sub.add_parser(name, help=help_text)  # listed here, parsed by the tool itself
     return parser
 
 

@@ -248,6 +248,9 @@ def probe(module: str, *argv: str, cwd: Path, env: dict[str, str]) -> subprocess
     [
         (["--help"], {}, 0, "usage: python -m bot"),
         (["index", "--help"], {}, 0, "usage: python -m bot index"),
+        (["eval", "--help"], {}, 0, "usage: python -m bot.tools.eval"),
+        (["bench", "--help"], {}, 0, "usage: python -m bot.tools.bench"),
+        (["eval", "set.jsonl", "--set", "nonsense=1"], {}, 2, "--set 'nonsense=1': expected"),
         (["nonsense"], {}, 2, "invalid choice: 'nonsense'"),
         (["ask"], {}, 2, "Nothing to ask"),
         (["run"], {"TELEGRAM_BOT_TOKEN": "bad"}, 2, "TELEGRAM_BOT_TOKEN is malformed"),
