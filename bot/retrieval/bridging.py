@@ -16,24 +16,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import faiss
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot.retrieval.config import BridgeConfig
+
 Embed = Callable[[list[str]], np.ndarray]
-
-
-@dataclass(frozen=True, slots=True)
-class BridgeConfig:
-    """Thresholds chosen on the development questions (see README, "Answer quality")."""
-
-    min_similarity: float = 0.6  # cosine between a question word and a document word
-    neighbours: int = 1  # the nearest document word per question word
-    min_spelling: float = 85.0  # rapidfuzz ratio (0-100) for near-identical spellings
-    min_spelling_length: int = 5  # shorter words are too easily confused
-    prefix: int = 2  # spellings compared only among words that begin alike
 
 
 class TermBridge:
@@ -44,24 +34,28 @@ class TermBridge:
         words: Sequence[str],
         terms: Sequence[str],
         vectors: np.ndarray | faiss.Index,
-        config: BridgeConfig | None = None,
     ) -> None:
         """`vectors`: the words' normalized embeddings, or an index over them (`word_index`)."""
         self.words = list(words)
         self.terms = list(terms)
         exact = not isinstance(vectors, faiss.Index)
         self.index = word_index(vectors, exact=True) if exact else vectors
-        self.config = config or BridgeConfig()
         spellings = [spelling_key(w) for w in self.words]
         self._by_spelling = sorted(range(len(spellings)), key=spellings.__getitem__)
         self._spellings = [spellings[i] for i in self._by_spelling]
 
-    def expand(self, question_words: Sequence[str], vectors: np.ndarray) -> dict[str, float]:
+    def expand(
+        self,
+        question_words: Sequence[str],
+        vectors: np.ndarray,
+        config: BridgeConfig | None = None,
+    ) -> dict[str, float]:
         """Document terms for `question_words` (with their `vectors`), each with a weight in (0, 1].
 
         Args:
             question_words: folded words of the question, stop words removed.
             vectors: normalized embeddings of those words, one row each.
+            config: the thresholds (the defaults without one).
 
         Returns:
             term -> weight; the strongest reason wins when several words lead to one term.
@@ -69,7 +63,7 @@ class TermBridge:
         weights: dict[str, float] = {}
         if not self.words or not len(question_words):
             return weights
-        cfg = self.config
+        cfg = config or BridgeConfig()
         queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(question_words), -1)
         similarities, nearest = self.index.search(queries, min(cfg.neighbours, len(self.words)))
         for n, word in enumerate(question_words):
@@ -77,14 +71,13 @@ class TermBridge:
                 if i >= 0 and similarity >= cfg.min_similarity:
                     _keep(weights, self.terms[i], float(similarity))
             if len(word) >= cfg.min_spelling_length:
-                for i, score in self._spelt_alike(spelling_key(word)):
+                for i, score in self._spelt_alike(spelling_key(word), cfg):
                     _keep(weights, self.terms[i], score / 100)
         return weights
 
-    def _spelt_alike(self, key: str) -> list[tuple[int, float]]:
+    def _spelt_alike(self, key: str, cfg: BridgeConfig) -> list[tuple[int, float]]:
         """(word, rapidfuzz ratio) of the two words spelt most like `key`, among those that
         begin with the same letters."""
-        cfg = self.config
         lo = bisect_left(self._spellings, key[: cfg.prefix])
         hi = bisect_left(self._spellings, key[: cfg.prefix] + "\uffff", lo)
         found = process.extract(

@@ -31,36 +31,10 @@ the hybrid's lower `abstain_below_keywords` suffices.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True, slots=True)
-class FusionWeights:
-    """Weights and thresholds, chosen on the development questions (see docs/quality.md)."""
-
-    window: float = 0.6
-    clause: float = 0.3
-    lexical: float = 0.5
-    lexical_cross: float = 0.5
-    # With a second model the hybrid is one part of the score and BM25 matters more within
-    # a language and less across (few German words match an English question).
-    second_lexical: float = 1.0
-    second_lexical_cross: float = 0.25
-    saturation: float = 2.0
-    second: float = 8.0
-    abstain_below: float = 0.25
-    abstain_below_keywords: float = 0.15
-    abstain_second_below: float = 0.792
-    abstain_second_below_cross: float = 0.752
-    abstain_second_per_log: float = 0.0053
-    # The hybrid's least evidence even then: e5 gives "ok" or "a" a cosine of 0.8 to almost
-    # any sentence; no answerable question of the dev sets has a hybrid score below 0.19.
-    abstain_second_hybrid_below: float = 0.15
-    keyword_query_words: int = 2
-    related_ratio: float = 0.9  # further quotes within this share of the first's score
-    related_ratio_second: float = 0.98  # the same with a second model (scores lie closer)
+from bot.retrieval.config import FusionWeights
 
 
 def fuse(

@@ -16,19 +16,17 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from bot.retrieval.answers import Answer, Context, Hit, Quote, context_of, quotes_from_hits
+from bot.retrieval.config import RetrievalConfig
 from bot.retrieval.corpus import Corpus
 from bot.retrieval.embedding import embed_documents, embed_queries
-from bot.retrieval.fusion import FusionWeights, confident, fuse, rank, with_second
+from bot.retrieval.fusion import confident, fuse, rank, with_second
 from bot.retrieval.highlight import answer_span
 from bot.retrieval.keys import SearchKeys, open_keys
 from bot.retrieval.lexical import tokens
 from bot.retrieval.rerank import BiEncoder, CrossEncoderReranker, PassageVectors, Reranker
+from bot.retrieval.signals import best_clauses, head_first, lexical_of, window_cosines
 from bot.retrieval.store import IndexVersion
 
-MAX_QUOTES = 3
-MORE_QUOTES = 5
-CANDIDATES = 50  # per source; every signal is computed on their union only
-HEAD = 8  # candidates the second model scores on the spot while its vectors still fill
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -69,15 +67,16 @@ class Searcher:
         model: SentenceTransformer,
         version: IndexVersion,
         *,
-        weights: FusionWeights | None = None,
+        config: RetrievalConfig | None = None,
         embed: Embed | None = None,
         reranker: Reranker | None = None,
         keys_dir: Path | None = None,
     ) -> None:
         """`keys_dir` holds each version's search keys (bot/retrieval/keys.py); without it they are
-        built in memory whenever a version is served."""
+        built in memory whenever a version is served; `config` holds the candidate counts,
+        weights and thresholds (the chosen defaults without one)."""
         self.model = model
-        self.weights = weights or FusionWeights()
+        self.config = config or RetrievalConfig()
         self.reranker = reranker
         self.keys_dir = keys_dir
         self._embed = embed or (lambda texts: embed_documents(model, texts))
@@ -101,10 +100,10 @@ class Searcher:
         """Serve `version` from now on (its derived keys are prepared before the switch)."""
         self._serving = self._serve(version)
 
-    def search(
-        self, question: str, *, k: int = MAX_QUOTES + MORE_QUOTES, language: str = "en"
-    ) -> list[Hit]:
-        """The `k` best sentences for `question`, best first (no abstention, no merging)."""
+    def search(self, question: str, *, k: int | None = None, language: str = "en") -> list[Hit]:
+        """The `k` best sentences for `question` (as many as an answer considers without
+        `k`), best first, with no abstention and no merging."""
+        k = k or self.config.quotes + self.config.more_quotes
         ranking = self._rank(self._serving, question, language)
         return [Hit(i, float(s)) for i, s in zip(ranking.ids[:k], ranking.scores[:k], strict=True)]
 
@@ -124,7 +123,8 @@ class Searcher:
         serving = self._serving
         started = time.perf_counter()
         ranking = self._rank(serving, question, language)
-        k = MAX_QUOTES + MORE_QUOTES
+        cfg = self.config
+        k = cfg.quotes + cfg.more_quotes
         hits = tuple(
             Hit(i, float(s)) for i, s in zip(ranking.ids[:k], ranking.scores[:k], strict=True)
         )
@@ -132,7 +132,7 @@ class Searcher:
         debug = {"ms": round((time.perf_counter() - started) * 1000, 2)}
         sure = confident(
             ranking.hybrid_top,
-            self.weights,
+            cfg.fusion,
             known_keywords=known,
             second_top=ranking.second_top,
             cross=ranking.cross,
@@ -143,13 +143,13 @@ class Searcher:
             return Answer(question, language, True, top_score=top, ranking=hits, debug=debug)
         # Only genuinely related hits are shown (and merged when adjacent); the rest wait
         # behind "More".
-        w = self.weights
+        w = cfg.fusion
         ratio = w.related_ratio if ranking.second_top is None else w.related_ratio_second
         strong = [h for h in hits if h.score >= hits[0].score * ratio]
-        shown = quotes_from_hits(strong, serving.corpus)[:MAX_QUOTES]
+        shown = quotes_from_hits(strong, serving.corpus)[: cfg.quotes]
         used = {i for q in shown for i in q.sentence_ids}
         more = quotes_from_hits([h for h in hits if h.sentence_id not in used], serving.corpus)
-        shown, more = _highlighted(question, shown), _highlighted(question, more[:MORE_QUOTES])
+        shown, more = _highlighted(question, shown), _highlighted(question, more[: cfg.more_quotes])
         return Answer(question, language, False, shown, more, top, hits, debug)
 
     def context(self, quote: Quote) -> Context:
@@ -160,45 +160,45 @@ class Searcher:
         """Candidates, scored by every signal and sorted best first."""
         if not serving.corpus.sentences:  # nothing to quote: the answer is an abstention
             return _Ranking([], np.zeros(0, dtype=np.float32), 0.0, None, False)
-        keys = serving.keys
+        keys, cfg = serving.keys, self.config
         question_words = tokens(question)[:32]
         vectors = embed_queries(self.model, [question, *(w for w, _ in question_words)])
         query, word_vectors = vectors[0], vectors[1:]
         exact = {t: 1.0 for t in keys.lexical.query_terms(question)}
-        bridged = keys.bridge.expand([f for _, f in question_words], word_vectors)
+        bridged = keys.bridge.expand([f for _, f in question_words], word_vectors, cfg.bridge)
         matched, matched_scores = keys.lexical.matches({**bridged, **exact})
         second_query = (
             self.reranker.query(question) if isinstance(self.reranker, BiEncoder) else None
         )
-        ids = _candidates(serving, query, matched, matched_scores, second_query)
+        ids = _candidates(serving, query, matched, matched_scores, second_query, cfg.candidates)
         cross = keys.languages[ids] != language
         table = serving.second  # the second model's sentence vectors, if it has any
         full = second_query is not None and table is not None and table.complete
         hybrid = fuse(
             serving.version.vectors[ids] @ query,
-            _window_cosines(serving.version.vectors, keys.windows, ids, query),
-            _best_clauses(keys, ids, query),
-            _lexical_of(ids, matched, matched_scores),
-            self.weights,
+            window_cosines(serving.version.vectors, keys.windows, ids, query),
+            best_clauses(keys.clause_vectors, keys.clause_ranges, ids, query),
+            lexical_of(ids, matched, matched_scores),
+            cfg.fusion,
             cross=cross,
             second=full,
         )
         scores, second_top, second_cross = hybrid, None, False
         if full:
             second = table.of(ids) @ second_query
-            scores = with_second(hybrid, second, self.weights)
+            scores = with_second(hybrid, second, cfg.fusion)
             best = int(np.argmax(second))
             second_top, second_cross = float(second[best]), bool(cross[best])
         elif second_query is not None and table is not None:
             # Still filling: the hybrid's head is embedded on the spot and ordered with the
             # second model; abstention stays the hybrid's until every vector exists.
-            head = np.argsort(-hybrid, kind="stable")[:HEAD]
+            head = np.argsort(-hybrid, kind="stable")[: cfg.head]
             second = table.of(ids[head]) @ second_query
-            scores = _head_first(hybrid, head, with_second(hybrid[head], second, self.weights))
+            scores = head_first(hybrid, head, with_second(hybrid[head], second, cfg.fusion))
         elif isinstance(self.reranker, CrossEncoderReranker):
             head = np.argsort(-hybrid, kind="stable")[: self.reranker.head]
             texts = [serving.texts[int(ids[i])] for i in head]
-            scores = _head_first(hybrid, head, self.reranker.scores(question, texts))
+            scores = head_first(hybrid, head, self.reranker.scores(question, texts))
         order = rank(scores, len(ids))
         return _Ranking(
             ids=[int(ids[i]) for i in order],
@@ -233,52 +233,6 @@ def second_keys(corpus: Corpus) -> list[str]:
     return [f"{titles[s.doc_id]}: {s.text}" for s in corpus.sentences]
 
 
-def _head_first(scores: np.ndarray, head: np.ndarray, head_scores: np.ndarray) -> np.ndarray:
-    """`scores` with the `head` positions re-scored by `head_scores`, lifted above the rest.
-
-    In float64, so that small differences between head scores survive the lift.
-    """
-    out = scores.astype(np.float64)
-    out[head] = np.asarray(head_scores, dtype=np.float64)
-    rest = np.delete(out, head)
-    if len(rest):
-        out[head] += max(0.0, float(rest.max()) - float(out[head].min()) + 1e-9)
-    return out
-
-
-def _best_clauses(keys: SearchKeys, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Per candidate, the cosine of its best clause (-1 for a sentence without clauses)."""
-    best = np.full(len(ids), -1.0, dtype=np.float32)
-    for n, (lo, hi) in enumerate(keys.clause_ranges[ids]):
-        if hi > lo:
-            best[n] = float((keys.clause_vectors[lo:hi] @ query).max())
-    return best
-
-
-def _window_cosines(
-    vectors: np.ndarray, windows: np.ndarray, ids: np.ndarray, query: np.ndarray
-) -> np.ndarray:
-    """Per candidate, the cosine of the normalized mean of its window's sentence vectors."""
-    spans = np.asarray(windows[ids])
-    width = int((spans[:, 1] - spans[:, 0]).max()) if len(ids) else 0
-    rows = spans[:, :1] + np.arange(width)
-    inside = rows < spans[:, 1:]
-    rows = np.where(inside, rows, spans[:, :1])
-    means = (vectors[rows.ravel()].reshape(len(ids), width, -1) * inside[..., None]).sum(axis=1)
-    norms = np.linalg.norm(means, axis=1)
-    return (means @ query) / np.where(norms > 0, norms, 1.0)
-
-
-def _lexical_of(ids: np.ndarray, matched: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """The BM25 evidence of each of `ids` (0 for a sentence that matched no term)."""
-    out = np.zeros(len(ids), dtype=np.float32)
-    if len(matched):
-        at = np.minimum(np.searchsorted(matched, ids), len(matched) - 1)
-        hit = matched[at] == ids
-        out[hit] = scores[at[hit]]
-    return out
-
-
 def _highlighted(question: str, quotes: list[Quote]) -> tuple[Quote, ...]:
     """`quotes` with the part that answers `question` marked where it can be found."""
     return tuple(replace(q, highlight=answer_span(question, q.text)) for q in quotes)
@@ -290,10 +244,11 @@ def _candidates(
     matched: np.ndarray,
     matched_scores: np.ndarray,
     second_query: np.ndarray | None,
+    per_source: int,
 ) -> np.ndarray:
     """Sentences worth scoring: the nearest under each model plus the best BM25 matches."""
     index = serving.version.index
-    k = min(CANDIDATES, index.ntotal)
+    k = min(per_source, index.ntotal)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     _, dense_ids = index.search(query.reshape(1, -1), k)

@@ -10,7 +10,9 @@ A SET is either
   for a question the documents do not answer). A sentence is right when it holds the
   answer's first character.
 Every set is indexed on its own with the configured models, in `--cache` (so a second run
-embeds nothing). `--set lexical_cross=0.25` overrides one fusion weight (bot/retrieval/fusion.py).
+embeds nothing). `--set lexical_cross=0.25` (or `--set fusion.lexical_cross=0.25`,
+`--set candidates=80`) overrides one value of the retrieval configuration
+(bot/retrieval/config.py).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.retrieval.config import RetrievalConfig, overridden
 from bot.retrieval.corpus import Corpus
-from bot.retrieval.fusion import FusionWeights
 from bot.retrieval.language import detect_language
 from bot.settings import Settings
 
@@ -147,19 +149,7 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
-def _overrides(pairs: list[str]) -> FusionWeights:
-    """FusionWeights with `name=value` pairs applied (a clear error for unknown names)."""
-    fields = {f.name: f.type for f in dataclasses.fields(FusionWeights)}
-    changes = {}
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        if name not in fields or not value:
-            raise SystemExit(f"--set {pair!r}: expected name=value, name one of {sorted(fields)}")
-        changes[name] = int(value) if fields[name] in (int, "int") else float(value)
-    return dataclasses.replace(FusionWeights(), **changes)
-
-
-def _open(path: Path, cache: Path, weights: FusionWeights) -> Searcher:
+def _open(path: Path, cache: Path, config: RetrievalConfig) -> Searcher:
     """A searcher over the set's documents (or the shipped one), indexed in `cache`."""
     from bot.app.services import open_services
 
@@ -172,7 +162,7 @@ def _open(path: Path, cache: Path, weights: FusionWeights) -> Searcher:
         with resources.as_file(resources.files("bot") / "seed") as seed:
             shutil.copytree(seed, documents)
     settings = Settings(index_dir=root / "index", documents_dir=documents)
-    return open_services(settings, background=False, weights=weights).searcher
+    return open_services(settings, background=False, config=config).searcher
 
 
 def _print_table(name: str, settings: Settings, figures: dict) -> None:
@@ -201,13 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--cache", type=Path, default=Path(".eval-cache"))
     args = parser.parse_args(argv)
-    weights = _overrides(args.set)
+    try:
+        config = overridden(RetrievalConfig(), args.set)
+    except ValueError as exc:
+        parser.error(f"--set {exc}")
     settings = Settings()
     for path in args.sets:
-        searcher = _open(path, args.cache, weights)
+        searcher = _open(path, args.cache, config)
         figures = evaluate(searcher, load_set(path, searcher.corpus), verbose=args.verbose)
         if args.json:
-            print(json.dumps({"set": path.name, "weights": dataclasses.asdict(weights), **figures}))
+            print(json.dumps({"set": path.name, "config": dataclasses.asdict(config), **figures}))
         else:
             _print_table(path.name, settings, figures)
     return 0
