@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
 from telegram_html import parse_html, utf16_len
 
@@ -15,9 +17,26 @@ from bot.answering.formatting import (
     place,
     quote_html,
 )
+from bot.answering.i18n import CATALOGS, text
 from bot.retrieval.answers import Answer, Context, Quote
 
 TITLE = "Nordkoreanische Soldaten in der Ukraine"
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_both_languages_have_every_text_with_the_same_placeholders() -> None:
+    german, english = CATALOGS["de"], CATALOGS["en"]
+    assert german.keys() == english.keys()
+    for key, template in english.items():
+        assert _placeholders(german[key]) == _placeholders(template), key
+
+
+def test_a_text_in_an_unknown_language_is_english() -> None:
+    assert text("place", "fr", paragraph=2, sentence=1) == "paragraph 2, sentence 1"
+    assert text("place", "de", paragraph=2, sentence=1) == "Absatz 2, Satz 1"
 
 
 def make_quote(
