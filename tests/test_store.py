@@ -19,9 +19,10 @@ from bot.errors import IndexCorrupt
 from bot.retrieval.corpus import Corpus
 from bot.retrieval.documents import load_documents
 from bot.retrieval.embedding import embed_documents
+from bot.retrieval.embedding_cache import EmbeddingCache
 from bot.retrieval.indexing import Indexer
 from bot.retrieval.search import Searcher
-from bot.retrieval.store import FORMAT_VERSION, EmbeddingCache, IndexStore
+from bot.retrieval.store import FORMAT_VERSION, IndexStore
 from bot.settings import Settings
 
 DOC_ID = "nordkorea-soldaten-ukraine"
@@ -101,6 +102,19 @@ def test_pages_survive_the_round_trip(settings: Settings, model) -> None:
     assert {s.page for s in fresh.sentences if s.doc_id == DOC_ID} == {None}
 
 
+def test_a_version_of_the_second_format_keeps_its_page_counts(settings: Settings, model) -> None:
+    (settings.documents_dir / "bericht.pdf").write_bytes(pdf_file(LIGHTHOUSE))
+    make_indexer(settings, model).build()
+    store = IndexStore(settings.index_dir)
+    folder = store.versions / store.current_id()
+    corpus = json.loads((folder / "corpus.json").read_text("utf-8"))
+    for doc in corpus["documents"]:  # format 2 stored a count, not where the pages start
+        doc["pages"] = len(doc.pop("page_starts"))
+    (folder / "corpus.json").write_text(json.dumps(corpus), "utf-8")
+    old = store.load().corpus
+    assert (old.document("bericht").pages, old.document(DOC_ID).pages) == (3, 0)
+
+
 def test_a_version_of_the_first_format_still_loads_and_is_rebuilt(
     settings: Settings, model, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -109,7 +123,7 @@ def test_a_version_of_the_first_format_still_loads_and_is_rebuilt(
     corpus = json.loads((folder / "corpus.json").read_text("utf-8"))
     corpus["sentences"] = [row[:5] for row in corpus["sentences"]]  # no page
     for doc in corpus["documents"]:
-        del doc["format"], doc["pages"]
+        del doc["format"], doc["page_starts"]
     (folder / "corpus.json").write_text(json.dumps(corpus), "utf-8")
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     (folder / "manifest.json").write_text(json.dumps(manifest | {"format_version": 1}), "utf-8")
@@ -122,7 +136,7 @@ def test_a_version_of_the_first_format_still_loads_and_is_rebuilt(
     with caplog.at_level(logging.INFO, logger="bot.retrieval.indexing"):
         reopened = make_indexer(settings, model).open()
     assert f"rebuilding the index: index format 1 != {FORMAT_VERSION}" in messages(caplog)
-    assert reopened.manifest.format_version == FORMAT_VERSION == 2
+    assert reopened.manifest.format_version == FORMAT_VERSION == 3
     assert reopened.corpus.sentences == old.corpus.sentences
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from bot.retrieval.documents import Document
 from bot.retrieval.splitting import split_document
@@ -28,25 +28,10 @@ class Sentence:
     page: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentInfo:
-    """A document's metadata and text as indexed; `pages` is 0 for unpaginated formats."""
-
-    doc_id: str
-    title: str
-    language: str
-    date: str | None
-    checksum: str
-    text: str
-    examples: dict[str, list[str]] = field(default_factory=dict)
-    format: str = "txt"
-    pages: int = 0
-
-
 class Corpus:
     """All indexed documents and their sentences, in a stable order (row i = sentence id i)."""
 
-    def __init__(self, documents: list[DocumentInfo], sentences: list[Sentence]) -> None:
+    def __init__(self, documents: list[Document], sentences: list[Sentence]) -> None:
         self.documents = documents
         self.sentences = sentences
         self._by_doc = {d.doc_id: d for d in documents}
@@ -60,21 +45,8 @@ class Corpus:
     @classmethod
     def from_documents(cls, documents: Iterable[Document]) -> Corpus:
         """Split each document into paragraphs and sentences and number them."""
-        infos, sentences = [], []
-        for doc in documents:
-            infos.append(
-                DocumentInfo(
-                    doc.doc_id,
-                    doc.title,
-                    doc.language,
-                    doc.date,
-                    doc.checksum,
-                    doc.text,
-                    doc.examples,
-                    doc.format,
-                    len(doc.page_starts),
-                )
-            )
+        docs, sentences = list(documents), []
+        for doc in docs:
             split = split_document(doc.text, language=doc.language, page_starts=doc.page_starts)
             for para in split:
                 for number, span in enumerate(para.sentences, start=1):
@@ -90,9 +62,9 @@ class Corpus:
                             para.page,
                         )
                     )
-        return cls(infos, sentences)
+        return cls(docs, sentences)
 
-    def document(self, doc_id: str) -> DocumentInfo:
+    def document(self, doc_id: str) -> Document:
         return self._by_doc[doc_id]
 
     def paragraph(self, doc_id: str, number: int, page: int | None = None) -> list[Sentence]:
@@ -133,10 +105,28 @@ class Corpus:
     @classmethod
     def from_json(cls, data: dict) -> Corpus:
         """The corpus `to_json` wrote; rows without a page (format 1) are unpaginated."""
-        documents = [DocumentInfo(**d) for d in data["documents"]]
+        documents = [_document(d, data["sentences"]) for d in data["documents"]]
         texts = {d.doc_id: d.text for d in documents}
         sentences = []
         for i, (doc_id, para, num, start, end, *page) in enumerate(data["sentences"]):
             text = " ".join(texts[doc_id][start:end].split())
             sentences.append(Sentence(i, doc_id, para, num, start, end, text, *page[:1]))
         return cls(documents, sentences)
+
+
+def _document(data: dict, rows: list[list]) -> Document:
+    """A stored document. Format 2 stored a page count instead of where each page starts:
+    the starts are then taken from the first sentence of each page."""
+    data = dict(data)
+    pages = data.pop("pages", 0)
+    starts = data.pop("page_starts", None)
+    if starts is None and pages:
+        first = {}
+        for doc_id, _, _, start, _, *page in rows:
+            if doc_id == data["doc_id"] and page and page[0] is not None:
+                first.setdefault(page[0], start)
+        starts, at = [], 0
+        for page in range(1, pages + 1):
+            at = first.get(page, at)
+            starts.append(at)
+    return Document(**data, page_starts=tuple(starts or ()))

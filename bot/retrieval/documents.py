@@ -40,6 +40,11 @@ class Document:
     format: str = "txt"
     page_starts: tuple[int, ...] = ()
 
+    @property
+    def pages(self) -> int:
+        """How many pages the document has (0 for an unpaginated format)."""
+        return len(self.page_starts)
+
 
 @dataclass(frozen=True, slots=True)
 class Skipped:

@@ -24,10 +24,11 @@ from bot.retrieval.documents import (
     read_documents,
 )
 from bot.retrieval.embedding import embed_documents
+from bot.retrieval.embedding_cache import EmbeddingCache
 from bot.retrieval.formats import format_of
 from bot.retrieval.keys import open_keys, prune_keys
 from bot.retrieval.language import detect_language
-from bot.retrieval.store import EmbeddingCache, IndexStore, IndexVersion
+from bot.retrieval.store import Build, IndexStore, IndexVersion
 from bot.retrieval.stores import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -212,11 +213,7 @@ class Indexer:
         before = self._serving_corpus()
         seconds = time.perf_counter() - started
         version = self.store.write(
-            corpus,
-            vectors,
-            model=self.model_name,
-            index_type=self.index_type,
-            build_seconds=seconds,
+            Build(corpus, vectors, self.model_name, self.index_type, seconds)
         )
         manifest = self.store.load(version).manifest  # verify before anything points to it
         if progress:

@@ -37,7 +37,7 @@ from bot.retrieval.milvus_index import (
     read_vectors,
 )
 from bot.retrieval.milvus_meta import AliasPointers, Meta, RowPointers, has_aliases
-from bot.retrieval.store import FORMAT_VERSION, INDEX_TYPES, IndexVersion, Manifest
+from bot.retrieval.store import INDEX_TYPES, Build, IndexVersion, Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +88,12 @@ class MilvusStore:
     def previous_id(self) -> str | None:
         return self.pointers.get()[1]
 
-    def write(
-        self,
-        corpus: Corpus,
-        vectors: np.ndarray,
-        *,
-        model: str,
-        index_type: str,
-        build_seconds: float,
-    ) -> str:
+    def write(self, build: Build) -> str:
         """Write a complete new version (collection, corpus, manifest); returns its id."""
+        corpus, index_type = build.corpus, build.index_type
         if index_type not in INDEX_TYPES:
             raise ValueError(f"index_type {index_type!r} is not one of {', '.join(INDEX_TYPES)}")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(build.vectors, dtype=np.float32)
         corpus_text = json.dumps(corpus.to_json(), ensure_ascii=False)
         digest = _digest(vectors, corpus_text)
         version = self._new_id(time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + digest[:8])
@@ -115,18 +108,7 @@ class MilvusStore:
             )
             insert_rows(self.client, name, corpus, vectors)
             chunks = self.meta.put_text(version, corpus_text)
-            manifest = Manifest(
-                format_version=FORMAT_VERSION,
-                version=version,
-                model=model,
-                dimension=dim,
-                index_type=index_type,
-                documents={d.doc_id: d.checksum for d in corpus.documents},
-                counts=corpus.counts(),
-                built_at=time.time(),
-                build_seconds=round(build_seconds, 3),
-                index_sha256=digest,
-            )
+            manifest = build.manifest(version, digest)
             envelope = {"manifest": asdict(manifest), "chunks": chunks, "collection": name}
             self.meta.put(f"manifest:{version}", "manifest", version, json.dumps(envelope))
         except Exception:

@@ -7,7 +7,7 @@ Layout of `INDEX_DIR`:
     versions/<id>/vectors.npy     the same vectors, memory-mapped for re-scoring candidates
     versions/<id>/corpus.json     documents and sentences with their positions
     CURRENT, PREVIOUS             the id of the serving version and of the one before
-    embeddings.sqlite3            cache of sentence vectors by model and sentence checksum
+    embeddings.sqlite3            cache of sentence vectors (bot/retrieval/embedding_cache.py)
 
 A version is built in a `tmp-*` folder, fsynced and renamed into `versions/` before
 `CURRENT` is replaced (write + fsync + rename), so a crash at any point leaves the last
@@ -23,7 +23,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,11 +38,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# 2: each sentence row carries its page, each document its format and page count. Format 1
-# versions still load (as unpaginated), so /rollback works; on start they are rebuilt.
-FORMAT_VERSION = 2
+# 2: each sentence row carries its page, each document its format and page count.
+# 3: each document carries where its pages start (one document type from file to index).
+# Older versions still load (format 1 as unpaginated), so /rollback works; on start they
+# are rebuilt.
+FORMAT_VERSION = 3
 INDEX_TYPES = ("flat", "hnsw")
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,32 @@ class IndexVersion:
     vectors: np.ndarray
 
 
+@dataclass(frozen=True, slots=True)
+class Build:
+    """What a store writes as a new version: the corpus, one vector per sentence, and how."""
+
+    corpus: Corpus
+    vectors: np.ndarray  # float32 (sentences, dimension), rows L2-normalized
+    model: str
+    index_type: str
+    seconds: float  # how long the build took
+
+    def manifest(self, version: str, digest: str) -> Manifest:
+        """The manifest of this build stored as `version`, with the stored index's hash."""
+        return Manifest(
+            format_version=FORMAT_VERSION,
+            version=version,
+            model=self.model,
+            dimension=int(self.vectors.shape[1]),
+            index_type=self.index_type,
+            documents={d.doc_id: d.checksum for d in self.corpus.documents},
+            counts=self.corpus.counts(),
+            built_at=time.time(),
+            build_seconds=round(self.seconds, 3),
+            index_sha256=digest,
+        )
+
+
 def new_index(vectors: np.ndarray, index_type: str) -> faiss.Index:
     """An inner-product index over `vectors` (inner product = cosine on normalized vectors).
 
@@ -109,71 +135,6 @@ def new_index(vectors: np.ndarray, index_type: str) -> faiss.Index:
         index = faiss.IndexFlatIP(dim)
     index.add(vectors)
     return index
-
-
-class EmbeddingCache:
-    """Sentence vectors by (model, sha256 of the sentence): a reindex embeds only what changed."""
-
-    def __init__(self, path: Path) -> None:
-        import sqlite3
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors"
-            " (model TEXT, sha TEXT, vec BLOB, PRIMARY KEY (model, sha))"
-        )
-
-    def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        model: str,
-        encode: Callable[[list[str]], np.ndarray],
-        progress: Progress | None = None,
-        batch: int = 64,
-    ) -> tuple[np.ndarray, int]:
-        """Vectors for `texts`, computing only the missing ones; returns (vectors, computed).
-
-        For no texts, `encode([])` gives the (0, d) result, so the model's size d is kept.
-        """
-        shas = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
-        found = self._lookup(model, set(shas))
-        missing = sorted({s: t for s, t in zip(shas, texts, strict=True) if s not in found}.items())
-        done = len(texts) - len(missing)
-        for lo in range(0, len(missing), batch):
-            chunk = missing[lo : lo + batch]
-            vecs = encode([t for _, t in chunk])
-            rows = [
-                (model, s, v.astype(np.float32).tobytes())
-                for (s, _), v in zip(chunk, vecs, strict=True)
-            ]
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
-            found.update({s: v for (s, _), v in zip(chunk, vecs, strict=True)})
-            done += len(chunk)
-            if progress:
-                progress(done, len(texts))
-        if not texts:
-            empty = np.asarray(encode([]), dtype=np.float32)
-            if empty.ndim != 2:
-                raise ValueError(f"encode([]) gave shape {empty.shape}, expected (0, dimension)")
-            return empty, 0
-        return np.stack([found[s] for s in shas]).astype(np.float32), len(missing)
-
-    def _lookup(self, model: str, shas: set[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        keys = list(shas)
-        for lo in range(0, len(keys), 500):
-            chunk = keys[lo : lo + 500]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT sha, vec FROM vectors WHERE model = ? AND sha IN ({marks})"
-            for sha, blob in self._db.execute(query, [model, *chunk]):
-                found[sha] = np.frombuffer(blob, dtype=np.float32)
-        return found
-
-    def close(self) -> None:
-        self._db.close()
 
 
 class IndexStore:
@@ -201,36 +162,18 @@ class IndexStore:
     def previous_id(self) -> str | None:
         return _read_pointer(self.root / "PREVIOUS")
 
-    def write(
-        self,
-        corpus: Corpus,
-        vectors: np.ndarray,
-        *,
-        model: str,
-        index_type: str,
-        build_seconds: float,
-    ) -> str:
+    def write(self, build: Build) -> str:
         """Write a complete new version atomically and return its id (not yet activated)."""
+        corpus, vectors = build.corpus, build.vectors
         self.prepare()
         tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=self.root))
-        index = new_index(vectors, index_type)
+        index = new_index(vectors, build.index_type)
         faiss.write_index(index, str(tmp / "index.faiss"))
         np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
         (tmp / "corpus.json").write_text(json.dumps(corpus.to_json(), ensure_ascii=False), "utf-8")
         digest = _sha256(tmp / "index.faiss")
         version = self._new_id(time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + digest[:8])
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            version=version,
-            model=model,
-            dimension=int(vectors.shape[1]),
-            index_type=index_type,
-            documents={d.doc_id: d.checksum for d in corpus.documents},
-            counts=corpus.counts(),
-            built_at=time.time(),
-            build_seconds=round(build_seconds, 3),
-            index_sha256=digest,
-        )
+        manifest = build.manifest(version, digest)
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), "utf-8")
         for name in ("index.faiss", "vectors.npy", "corpus.json", "manifest.json"):
             _fsync(tmp / name)

@@ -17,8 +17,7 @@ from bot.settings import StoreKind
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot.retrieval.corpus import Corpus
-    from bot.retrieval.store import IndexVersion
+    from bot.retrieval.store import Build, IndexVersion
 
 STORE_KINDS: tuple[StoreKind, ...] = ("faiss", "milvus")
 
@@ -53,15 +52,7 @@ class VectorStore(Protocol):
 
     def previous_id(self) -> str | None: ...
 
-    def write(
-        self,
-        corpus: Corpus,
-        vectors: np.ndarray,
-        *,
-        model: str,
-        index_type: str,
-        build_seconds: float,
-    ) -> str:
+    def write(self, build: Build) -> str:
         """Write a complete new version and return its id (not yet activated)."""
         ...
 
