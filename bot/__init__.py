@@ -8,7 +8,8 @@ Names are imported on first use, so `python -m bot --help` stays fast.
 """
 
 import os
-from importlib import import_module
+
+from bot.lazy import lazy_exports
 
 # Idle OpenMP threads (torch's, and the e5 reranker's own runtime) wait passively instead of
 # spinning on the cores another model needs next; read once, when a runtime loads. The same
@@ -17,21 +18,12 @@ from importlib import import_module
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-_EXPORTS = {
-    "Answer": "bot.retrieval.answers",
-    "Quote": "bot.retrieval.answers",
-    "Context": "bot.retrieval.answers",
-    "Hit": "bot.retrieval.answers",
-    "Searcher": "bot.retrieval.search",
-    "Conversation": "bot.answering.conversation",
-    "Services": "bot.app.services",
-    "open_services": "bot.app.services",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'bot' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(
+    "bot",
+    {
+        **dict.fromkeys(("Answer", "Quote", "Context", "Hit", "Searcher"), "bot.retrieval"),
+        "Conversation": "bot.answering.conversation",
+        "Services": "bot.app.services",
+        "open_services": "bot.app.services",
+    },
+)

@@ -10,20 +10,12 @@ The public API, imported on first use so that the CLI stays quick:
     from bot.retrieval import Searcher, Answer, Quote, Context, Hit
 """
 
-from importlib import import_module
+from bot.lazy import lazy_exports
 
-_EXPORTS = {
-    "Answer": "bot.retrieval.answers",
-    "Quote": "bot.retrieval.answers",
-    "Context": "bot.retrieval.answers",
-    "Hit": "bot.retrieval.answers",
-    "Searcher": "bot.retrieval.search",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'bot.retrieval' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(
+    "bot.retrieval",
+    {
+        **dict.fromkeys(("Answer", "Quote", "Context", "Hit"), "bot.retrieval.answers"),
+        "Searcher": "bot.retrieval.search",
+    },
+)

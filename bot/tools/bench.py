@@ -214,15 +214,22 @@ def _corpus_latency(root: Path, corpus: Path, model, model_name: str, repeats: i
     _latency(searcher, questions, repeats, label)
 
 
-def _percentiles(searcher, asked: list[tuple[str, str]], repeats: int, label: str) -> None:
-    import numpy as np
-
+def answer_times(searcher, asked: list[tuple[str, str]], repeats: int) -> list[float]:
+    """Milliseconds of each `searcher.answer` over the (question, language) pairs, `repeats`
+    times."""
     times = []
     for _ in range(repeats):
         for question, lang in asked:
             started = time.perf_counter()
             searcher.answer(question, language=lang)
             times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def _percentiles(searcher, asked: list[tuple[str, str]], repeats: int, label: str) -> None:
+    import numpy as np
+
+    times = answer_times(searcher, asked, repeats)
     p50, p95, p99 = np.percentile(times, [50, 95, 99])
     print(f"\nanswer latency ({label}; {len(asked)} questions x {repeats}, warm)")
     row("p50", f"{p50:.1f} ms")

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.retrieval.documents import ensure_documents_dir
-from bot.tools.bench import process_age, row
+from bot.tools.bench import answer_times, process_age, row
 from bot.tools.generate import heaps_exponent, write_documents
 
 
@@ -127,15 +127,8 @@ def _step(step: str, root: Path, repeats: int = 1) -> dict:
     questions = json.loads((root / "questions.json").read_text("utf-8"))
     asked = [(q, detect_language(q)) for q in questions]
     searcher = services.searcher
-    for question, language in asked:
-        searcher.answer(question, language=language)
-    times = []
-    for _ in range(repeats):
-        for question, language in asked:
-            began = time.perf_counter()
-            searcher.answer(question, language=language)
-            times.append((time.perf_counter() - began) * 1000)
-    p50, p99 = np.percentile(times, [50, 99])
+    answer_times(searcher, asked, 1)  # warm
+    p50, p99 = np.percentile(answer_times(searcher, asked, repeats), [50, 99])
     return {
         "open_seconds": opened,
         "ready_seconds": ready or 0.0,

@@ -74,17 +74,18 @@ async def _roll_back(update: Update, context: Context) -> None:
 
 async def feedback(update: Update, context: Context) -> None:
     """List the latest 👎 questions with the quotes they were given."""
-    if await refused(update, context, "/feedback"):
-        return
-    lang = user_language(update.effective_user)
-    body = await asyncio.to_thread(feedback_text, context.runtime, lang)
-    await update.effective_message.reply_text(fit_message(body))
+    await _listing(update, context, "/feedback", feedback_text)
 
 
 async def unanswered(update: Update, context: Context) -> None:
     """List the recent questions the bot abstained on."""
-    if await refused(update, context, "/unanswered"):
+    await _listing(update, context, "/unanswered", unanswered_text)
+
+
+async def _listing(update: Update, context: Context, command: str, render) -> None:
+    """Reply with `render(runtime, lang)`, read in a worker thread (it queries SQLite)."""
+    if await refused(update, context, command):
         return
     lang = user_language(update.effective_user)
-    body = await asyncio.to_thread(unanswered_text, context.runtime, lang)
+    body = await asyncio.to_thread(render, context.runtime, lang)
     await update.effective_message.reply_text(fit_message(body))
