@@ -72,8 +72,8 @@ class Run:
         return self.root / "bot.log"
 
     def bot(self, api: FakeBotAPI, log: int) -> AbstractAsyncContextManager:
-        """A new bot process, its log appended to `log`."""
-        return bot_process(api, token=TOKEN, env=self.env(), log=log)
+        """A new bot process (a new interpreter: restarts are timed), its log appended to `log`."""
+        return bot_process(api, token=TOKEN, env=self.env(), log=log, fresh=True)
 
     def env(self) -> dict[str, str]:
         return {
@@ -156,9 +156,7 @@ async def kills_run(root: Path, kills: list[int], *, exact: bool, seed: int) -> 
             asking = None
             for count in kills:
                 since = time.monotonic()
-                async with bot_process(
-                    api, token=TOKEN, env=run.env(), log=log.fileno()
-                ) as process:
+                async with run.bot(api, log.fileno()) as process:
                     if asking is None:
                         await api.wait_for(lambda: api.calls_to("getUpdates"), START_WAIT)
                         asking = asyncio.create_task(burst(api, run, rng))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
+import forkserver
 import pytest
 from samples import pdf_file
 
@@ -206,13 +205,7 @@ def test_kill_during_reindex_leaves_the_previous_index_serving(tmp_path: Path, m
         "INDEX_DIR": str(tmp_path / "index"),
         "DOCUMENTS_DIR": str(tmp_path / "documents"),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "index"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = forkserver.popen(["bot", "index"], cwd=tmp_path, env=env)
     deadline = time.monotonic() + 120
     cache = tmp_path / "index" / "embeddings.sqlite3"
     start_size = cache.stat().st_size

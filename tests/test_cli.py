@@ -1,7 +1,8 @@
 """The command line, run as real processes: index, ask, chat and the bench smoke run.
 
-Each process loads the model for several seconds, so there are few of them; reading questions
-from stdin is checked in this process.
+Each process loads the model for a second or two, so there are few of them; they are forked
+from the fork server (tests/forkserver.py), past the imports, except the probes below that
+check what a new interpreter imports. Reading questions from stdin is checked in this process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import forkserver
 import pytest
 from samples import ARTICLE, LIGHTHOUSE, docx_file, html_page, pdf_file, scanned_pdf
 
@@ -37,16 +39,8 @@ def run(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
     This checkout's `bot` comes first on the path, whichever one the virtualenv installed.
     """
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return subprocess.run(
-        [sys.executable, "-m", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": path},
-        input=stdin,
-        text=True,
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    env = {**os.environ, "PYTHONPATH": path}
+    return forkserver.run(list(args), env=env, cwd=cwd, input=stdin, timeout=TIMEOUT)
 
 
 def assert_clean_exit(result: subprocess.CompletedProcess) -> None:

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import forkserver
 import numpy as np
 import pytest
 
@@ -371,15 +372,10 @@ class Console:
     """`python -m bot chat` as a process: questions in, answer lines out."""
 
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "chat"],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+        self.process = forkserver.popen(
+            ["bot", "chat"], cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
-        )
+        )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.wait_for(PROMPT, timeout=180)
@@ -442,19 +438,13 @@ def test_two_bot_processes_share_one_milvus(tmp_path: Path) -> None:
         }
         for folder in (a, b):
             folder.mkdir()
-        built = subprocess.run(
-            [sys.executable, "-m", "bot", "index"], cwd=a, env=env_a, capture_output=True,
-            text=True, timeout=300, check=False,
-        )  # fmt: skip
+        built = forkserver.run(["bot", "index"], cwd=a, env=env_a, timeout=300)
         assert built.returncode == 0, built.stderr[-2000:]
         console = Console(b, env_b)
         try:
             assert "1907" not in console.ask(LIGHTHOUSE_QUESTION)
             (a / "documents" / "leuchtturm.txt").write_text(LIGHTHOUSE, "utf-8")
-            rebuilt = subprocess.run(
-                [sys.executable, "-m", "bot", "index"], cwd=a, env=env_a, capture_output=True,
-                text=True, timeout=300, check=False,
-            )  # fmt: skip
+            rebuilt = forkserver.run(["bot", "index"], cwd=a, env=env_a, timeout=300)
             assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
             version = next(
                 line.split(": ")[1] for line in rebuilt.stdout.splitlines() if line[:6] == "index:"

@@ -144,8 +144,10 @@ async def test_unreachable_server_is_waited_for_until_sigterm() -> None:
 async def test_python_m_bot_run_answers_until_terminated(
     api: FakeBotAPI, settings: Settings
 ) -> None:
-    """The real entry point: load model and index, poll, answer, stop cleanly on SIGTERM."""
-    async with bot_process(api, token=TOKEN, env={"LOG_LEVEL": "DEBUG"}) as process:
+    """The real entry point in a new interpreter: load model and index, poll, answer, stop
+    cleanly on SIGTERM."""
+    env = {"LOG_LEVEL": "DEBUG"}
+    async with bot_process(api, token=TOKEN, env=env, fresh=True) as process:
         try:
             await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=90)
             reply = await ask(api, GERMAN_QUESTION)

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     _memory()
     from bot.tools.scale import compare
 
-    compare(sentences, _questions(args.questions, searcher), repeats=repeats, index_type=args.index)
+    asked = _questions(args.questions, searcher)
+    compare(sentences, asked, repeats=repeats, index_type=args.index, in_process=args.quick)
     return 0
 
 
@@ -71,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--questions", type=Path, help="JSONL of {'question': ...} (default: dev questions)")
     add("--corpus", type=Path, help="also time answers over a set folder (documents/, questions)")
     add("--index", default="flat", help="index type of the generated corpus (flat, hnsw)")
-    add("--quick", action="store_true", help="small sizes, for a smoke run")
+    add("--quick", action="store_true", help="small sizes and no fresh processes: a smoke run")
     return parser
 
 

@@ -33,15 +33,26 @@ from bot.tools.bench import answer_times, process_age, row
 from bot.tools.generate import heaps_exponent, write_documents
 
 
-def compare(sentences: int, questions: list[str], *, repeats: int, index_type: str) -> None:
-    """Measure the seed alone and the seed plus `sentences` generated ones; print both."""
+def compare(
+    sentences: int,
+    questions: list[str],
+    *,
+    repeats: int,
+    index_type: str,
+    in_process: bool = False,
+) -> None:
+    """Measure the seed alone and the seed plus `sentences` generated ones; print both.
+
+    `in_process` runs the steps in this process instead of fresh ones (a smoke run: the
+    figures then include what earlier steps loaded).
+    """
     with tempfile.TemporaryDirectory(prefix="bot-scale-") as tmp:
         results = []
         for count in (0, sentences):
             root = Path(tmp) / f"n{count}"
             ensure_documents_dir(root / "documents")  # the seed article
             files = write_documents(root / "documents", count) if count else []
-            results.append(_measure(root, questions, repeats, index_type, files))
+            results.append(_measure(root, questions, repeats, index_type, files, in_process))
         print(f"\ngrowth: seed vs seed + {sentences} generated sentences (index type {index_type})")
         beta, words, distinct = heaps_exponent([f.read_text("utf-8") for f in files])
         row("generated words / distinct (Heaps' β)", f"{words} / {distinct} (β = {beta:.2f})")
@@ -68,23 +79,35 @@ def compare(sentences: int, questions: list[str], *, repeats: int, index_type: s
 
 
 def _measure(
-    root: Path, questions: list[str], repeats: int, index_type: str, files: list[Path]
+    root: Path,
+    questions: list[str],
+    repeats: int,
+    index_type: str,
+    files: list[Path],
+    in_process: bool,
 ) -> dict:
-    env = dict(
-        os.environ,
-        INDEX_DIR=str(root / "index"),
-        DOCUMENTS_DIR=str(root / "documents"),
-        INDEX_TYPE=index_type,
-        RERANK_MODEL="off",
-        LOG_LEVEL="WARNING",
-    )
+    values = {
+        "index_dir": str(root / "index"),
+        "documents_dir": str(root / "documents"),
+        "index_type": index_type,
+        "rerank_model": "off",
+    }
+    env = dict(os.environ, LOG_LEVEL="WARNING", **{k.upper(): v for k, v in values.items()})
     (root / "questions.json").write_text(json.dumps(questions), "utf-8")
-    result = _child(["build", str(root)], env)
-    result.update(_child(["serve", str(root), str(repeats)], env))
+
+    def step(name: str, *args: int) -> dict:
+        if not in_process:
+            return _child([name, str(root), *map(str, args)], env)
+        from bot.settings import Settings
+
+        return _step(name, root, *args, settings=Settings(**values)) | {"ready_seconds": None}
+
+    result = step("build")
+    result.update(step("serve", repeats))
     if files:
         text = files[0].read_text("utf-8")
         files[0].write_text(text.replace(".", ". Ein neuer Satz steht hier.", 1), "utf-8")
-        result.update(_child(["reindex", str(root)], env))
+        result.update(step("reindex"))
     return result
 
 
@@ -97,14 +120,14 @@ def _child(args: list[str], env: dict[str, str]) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _step(step: str, root: Path, repeats: int = 1) -> dict:
-    """One measured step in this process (see `_child`)."""
+def _step(step: str, root: Path, repeats: int = 1, *, settings=None) -> dict:
+    """One measured step in this process (see `_child`), with `settings` or the environment's."""
     from bot.app.services import indexer_for, open_services
     from bot.retrieval.embedding import embed_queries, load_model
     from bot.retrieval.language import detect_language
     from bot.settings import Settings
 
-    settings = Settings()
+    settings = settings or Settings()
     if step in ("build", "reindex"):
         indexer = indexer_for(settings, load_model(settings.embedding_model))
         started = time.perf_counter()
