@@ -197,7 +197,7 @@ def test_kill_during_reindex_leaves_the_previous_index_serving(tmp_path: Path, m
     services = open_services(_settings(tmp_path), model=model)
     old = services.indexer.store.current_id()
     big = "\n".join(
-        f"Satz Nummer {i} handelt von Thema {i % 97} und Ort {i * 7}." for i in range(20000)
+        f"Satz Nummer {i} handelt von Thema {i % 97} und Ort {i * 7}." for i in range(4000)
     )
     (tmp_path / "documents" / "gross.txt").write_text(big, "utf-8")
     env = {

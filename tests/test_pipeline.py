@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import sys
 
 import pytest
@@ -84,16 +83,3 @@ def test_ask_refuses_an_empty_question_politely(
     refused = json.loads(line)
     assert refused["question"] == "🙂🙂" and refused["refused"] == "empty_question"
     assert refused["message"].startswith(text("empty_question", "en", example="")[:15])
-
-
-def test_the_pipeline_and_the_console_know_nothing_of_telegram() -> None:
-    """Imports run one way: bot/telegram uses the pipeline, never the other way round."""
-    probe = (
-        "import sys, bot.answering.pipeline, bot.console, bot.answering.conversation; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'telegram'"
-        " or m.startswith('bot.telegram')))"
-    )
-    found = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert found.stdout.strip() == "[]"
