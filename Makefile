@@ -12,15 +12,16 @@ install:
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
 
-# One worker per core: many tests wait on the fake Bot API, a bot process or a timeout.
-WORKERS ?= 2
+# Three workers on two cores: many tests wait on the fake Bot API, a bot process or a
+# timeout, and a third worker fills those waits (measured: 243 s against 300 s with two).
+WORKERS ?= 3
 
 test: lint
 	$(BIN)/python -m pytest -q -n $(WORKERS)
 
 # Without the slow tier (bot processes, Milvus Lite, the bot end to end beyond its handlers).
 test-fast:
-	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not slow"
 
 lint:
 	$(BIN)/ruff check bot tests
