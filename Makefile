@@ -21,7 +21,7 @@ test: lint
 
 # Without the slow tier (bot processes, Milvus Lite, the bot end to end beyond its handlers).
 test-fast:
-	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 lint:
 	$(BIN)/ruff check bot tests
