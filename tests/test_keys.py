@@ -89,3 +89,15 @@ def test_open_reads_the_documents_only_when_a_file_changed(
     second = _indexer(tmp_path, model).open()
     assert reads == [1]
     assert len(second.corpus.sentences) == len(first.corpus.sentences) + 1
+
+
+def test_reading_unchanged_documents_writes_nothing(tmp_path: Path, model) -> None:
+    indexer = _indexer(tmp_path, model)
+    indexer.build()
+    record = tmp_path / "index" / "documents.json"
+    before = record.stat().st_mtime_ns, record.stat().st_ino
+    indexer.read()  # as /docs does
+    assert (record.stat().st_mtime_ns, record.stat().st_ino) == before
+    (tmp_path / "documents" / "neu.txt").write_text("Ein neuer Satz über Kiel.", "utf-8")
+    indexer.read()
+    assert record.stat().st_ino != before[1]  # replaced with what this read found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -119,12 +120,18 @@ class Indexer:
         files = _fingerprints(self.documents_dir)
         documents, skipped = read_documents(self.documents_dir, language_of=detect_language)
         if files is not None:  # lets `open` skip parsing files that did not change
-            record = {"files": files, "checksums": {d.doc_id: d.checksum for d in documents}}
-            tmp = self._read_path.with_name(self._read_path.name + ".tmp")
-            self._read_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(record), "utf-8")
-            os.replace(tmp, self._read_path)
+            self._remember({"files": files, "checksums": {d.doc_id: d.checksum for d in documents}})
         return documents, skipped
+
+    def _remember(self, record: dict) -> None:
+        """Store what a full read found, unless it is stored already (`/docs` reads often)."""
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(self._read_path.read_text("utf-8")) == record:
+                return
+        tmp = self._read_path.with_name(self._read_path.name + ".tmp")
+        self._read_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(record), "utf-8")
+        os.replace(tmp, self._read_path)
 
     def _unchanged_checksums(self) -> dict[str, str] | None:
         """The documents' checksums as last read, if no file changed since; else None.
