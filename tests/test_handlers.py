@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
-from fakebotapi import DEFAULT_USER_ID, FakeBotAPI
+from fakebotapi import DEFAULT_GROUP_CHAT_ID, DEFAULT_USER_ID, FakeBotAPI
 from telegram import Update
 from telegram.ext import Application
 from telegrambot import ADMIN, GERMAN_QUESTION, blockquotes, bot_settings, buttons
@@ -113,3 +113,19 @@ async def test_an_edited_question_gets_a_hint_not_an_answer(
     await handle(api, app, original)
     [hint] = await handle(api, app, api.send_edited_text(original, "Wer besuchte Moskau?"))
     assert hint["text"] == text("edited", "de")
+
+
+async def test_in_a_group_only_what_is_addressed_to_the_bot_is_answered(
+    api: FakeBotAPI, app: Application
+) -> None:
+    # Each update is handled to its end, so "no reply" is certain, not a timeout.
+    group = {"chat_type": "group", "chat_id": DEFAULT_GROUP_CHAT_ID}
+    for unaddressed in (
+        api.send_text(GERMAN_QUESTION, **group),
+        api.send_sticker(**group),
+        api.send_text("/frobnicate", **group),
+        api.send_text(f"/ask@otherbot {GERMAN_QUESTION}", **group),
+    ):
+        assert await handle(api, app, unaddressed) == []
+    [reply] = await handle(api, app, api.send_text(f"/ask {GERMAN_QUESTION}", **group))
+    assert blockquotes(reply)
