@@ -1,19 +1,25 @@
-"""Shared fixtures: every test runs in its own folders; the real model is loaded once."""
+"""Shared fixtures: every test runs in its own folders; the real model is loaded once.
+
+The model libraries are imported inside the fixtures, so that pytest's controller process,
+which only hands tests to the workers, does not spend ten seconds importing them.
+"""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
-from fakebotapi import FakeBotAPI
-from telegrambot import BOT, TOKEN
 
-from bot.app.services import Services, open_services
-from bot.retrieval.embedding import load_model
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from fakebotapi import FakeBotAPI
+
+    from bot.app.services import Services
 
 SEED = Path(__file__).resolve().parents[1] / "bot" / "seed"
 SEED_TEXT = SEED / "nordkorea-soldaten-ukraine.txt"
@@ -32,6 +38,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest_asyncio.fixture
 async def api() -> AsyncIterator[FakeBotAPI]:
     """A fresh local fake Bot API server for the bot under test (BOT, TOKEN of telegrambot)."""
+    from fakebotapi import FakeBotAPI
+    from telegrambot import BOT, TOKEN
+
     async with FakeBotAPI(token=TOKEN, bot_username=BOT) as server:
         yield server
 
@@ -39,12 +48,16 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 @pytest.fixture(scope="session")
 def model():
     """The real default embedding model, loaded once per test session."""
+    from bot.retrieval.embedding import load_model
+
     return load_model()
 
 
 @pytest.fixture(scope="session")
 def built_seed(tmp_path_factory: pytest.TempPathFactory, model) -> Path:
     """A folder with documents/ (the shipped article) and index/ built from it, once."""
+    from bot.app.services import open_services
+
     root = tmp_path_factory.mktemp("seed")
     settings = Settings(index_dir=root / "index", documents_dir=root / "documents", _env_file=None)
     open_services(settings, model=model, background=False)  # e5 vectors in the cache too
@@ -64,4 +77,6 @@ def settings(tmp_path: Path, built_seed: Path) -> Settings:
 @pytest.fixture
 def services(settings: Settings, model) -> Services:
     """Model, index, searcher and conversation over the seed article (real components)."""
+    from bot.app.services import open_services
+
     return open_services(settings, model=model)
