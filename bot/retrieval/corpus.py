@@ -105,7 +105,9 @@ class Corpus:
     @classmethod
     def from_json(cls, data: dict) -> Corpus:
         """The corpus `to_json` wrote; rows without a page (format 1) are unpaginated."""
-        documents = [_document(d, data["sentences"]) for d in data["documents"]]
+        format_2 = any("page_starts" not in d for d in data["documents"])
+        firsts = _page_firsts(data["sentences"]) if format_2 else {}
+        documents = [_document(d, firsts) for d in data["documents"]]
         texts = {d.doc_id: d.text for d in documents}
         sentences = []
         for i, (doc_id, para, num, start, end, *page) in enumerate(data["sentences"]):
@@ -114,19 +116,24 @@ class Corpus:
         return cls(documents, sentences)
 
 
-def _document(data: dict, rows: list[list]) -> Document:
+def _page_firsts(rows: list[list]) -> dict[tuple[str, int], int]:
+    """Where the first sentence of each (document, page) starts, from stored sentence rows."""
+    firsts: dict[tuple[str, int], int] = {}
+    for doc_id, _, _, start, _, *page in rows:
+        if page and page[0] is not None:
+            firsts.setdefault((doc_id, page[0]), start)
+    return firsts
+
+
+def _document(data: dict, firsts: dict[tuple[str, int], int]) -> Document:
     """A stored document. Format 2 stored a page count instead of where each page starts:
-    the starts are then taken from the first sentence of each page."""
+    the starts are then taken from the first sentence of each page (`_page_firsts`)."""
     data = dict(data)
     pages = data.pop("pages", 0)
     starts = data.pop("page_starts", None)
     if starts is None and pages:
-        first = {}
-        for doc_id, _, _, start, _, *page in rows:
-            if doc_id == data["doc_id"] and page and page[0] is not None:
-                first.setdefault(page[0], start)
         starts, at = [], 0
         for page in range(1, pages + 1):
-            at = first.get(page, at)
+            at = firsts.get((data["doc_id"], page), at)
             starts.append(at)
     return Document(**data, page_starts=tuple(starts or ()))
