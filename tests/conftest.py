@@ -18,6 +18,7 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from fakebotapi import FakeBotAPI
+    from telegram.ext import Application
 
     from bot.app.services import Services
 
@@ -80,3 +81,15 @@ def services(settings: Settings, model) -> Services:
     from bot.app.services import open_services
 
     return open_services(settings, model=model)
+
+
+@pytest_asyncio.fixture
+async def app(
+    api: FakeBotAPI, settings: Settings, services: Services
+) -> AsyncIterator[Application]:
+    """The real Application with long polling against `api`, over the seed (test modules
+    that need other settings define their own)."""
+    from telegrambot import bot_settings, polling_bot
+
+    async with polling_bot(bot_settings(settings, api), services) as running:
+        yield running

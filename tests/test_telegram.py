@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from fakebotapi import DEFAULT_GROUP_CHAT_ID, DEFAULT_USER_ID, FakeBotAPI
 from telegram.ext import Application
 from telegrambot import (
@@ -35,17 +33,6 @@ from bot.telegram.keyboards import CONTEXT, EXAMPLE, MORE, VOTE, decode
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
 USER_EN = 1002
-
-
-# ---------------------------------------------------------------------------- fixtures
-
-
-@pytest_asyncio.fixture
-async def app(
-    api: FakeBotAPI, settings: Settings, services: Services
-) -> AsyncIterator[Application]:
-    async with polling_bot(bot_settings(settings, api), services) as running:
-        yield running
 
 
 # ---------------------------------------------------------------------------- reading replies

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 from fakebotapi import FakeBotAPI
 from telegram.ext import Application
-from telegrambot import ADMIN, WAIT, bot_settings, command, polling_bot, report
+from telegrambot import ADMIN, WAIT, command, report
 
 from bot.answering.i18n import text
-from bot.app.services import Services
-from bot.settings import Settings
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
     pytest.mark.slow,  # the bot end to end against the fake Bot API
 ]
-
-
-@pytest_asyncio.fixture
-async def app(
-    api: FakeBotAPI, settings: Settings, services: Services
-) -> AsyncIterator[Application]:
-    async with polling_bot(bot_settings(settings, api), services) as running:
-        yield running
 
 
 async def test_an_admin_reply_is_retried_when_the_way_fails(
