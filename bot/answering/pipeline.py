@@ -26,10 +26,10 @@ _INVISIBLE = frozenset({"Cc", "Cf", "Mn"})  # Unicode categories clean_question 
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """A question fit to search: cleaned, with the language to answer in."""
+    """A question fit to search and the language to answer it in."""
 
-    text: str
-    language: str
+    text: str  # as `clean_question` leaves it
+    language: str  # "de" or "en": the question's own, or the fallback where that is unclear
 
 
 @dataclass(frozen=True, slots=True)

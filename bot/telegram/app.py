@@ -124,8 +124,12 @@ def build_application(settings: Settings, *, services: Services | None = None) -
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        # Fetched updates go into the journal before PTB sees (and confirms) them.
-        .get_updates_request(SkippingUpdatesRequest(connection_pool_size=1, durable=durable))
+        # Fetched updates go into the journal before PTB sees (and confirms) them. On
+        # shutdown PTB confirms the last batch on the one connection the cancelled long
+        # poll has just given up: on a busy machine that takes longer than httpx's 1 s.
+        .get_updates_request(
+            SkippingUpdatesRequest(connection_pool_size=1, pool_timeout=10.0, durable=durable)
+        )
         .concurrent_updates(JournaledProcessor(CONCURRENT_UPDATES, durable=durable))
         # Every Bot API call keeps to Telegram's flood limits and is retried on the way.
         .rate_limiter(outbox)
