@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -16,8 +17,8 @@ from samples import LIGHTHOUSE, pdf_file
 import bot.retrieval.indexing
 import bot.retrieval.store
 from bot.errors import IndexCorrupt
-from bot.retrieval.corpus import Corpus
-from bot.retrieval.documents import load_documents
+from bot.retrieval.corpus import Corpus, Sentence
+from bot.retrieval.documents import ensure_documents_dir, load_documents
 from bot.retrieval.embedding import embed_documents
 from bot.retrieval.embedding_cache import EmbeddingCache
 from bot.retrieval.indexing import Indexer
@@ -436,3 +437,30 @@ def test_empty_documents_folder_keeps_the_model_dimension(settings: Settings, mo
     version = make_indexer(settings, model).open()
     assert version.manifest.counts["sentences"] == 0
     assert version.manifest.dimension == 512
+
+
+def test_a_reindex_splits_only_the_documents_that_changed(tmp_path: Path) -> None:
+    """Unchanged documents keep their sentences from the serving corpus, renumbered; a
+    changed one, and every one under other splitting rules, is split afresh."""
+    folder = tmp_path / "documents"
+    ensure_documents_dir(folder)  # the seed article
+    (folder / "leuchtturm.txt").write_text("\n\n".join(LIGHTHOUSE[0]), "utf-8")
+    documents = load_documents(folder)
+    fresh = Corpus.from_documents(documents)
+    # A previous corpus whose split of the seed is recognisably its own: one sentence.
+    seed = next(d for d in documents if d.doc_id == DOC_ID)
+    marked = Sentence(0, DOC_ID, 1, 1, 0, len(seed.text), "whole", None)
+    others = [s for s in fresh.sentences if s.doc_id != DOC_ID]
+    previous = Corpus(documents, [replace(s, id=i) for i, s in enumerate([*others, marked])])
+
+    reused = Corpus.from_documents(reversed(documents), previous=previous)
+    assert [s.id for s in reused.sentences] == list(range(len(reused.sentences)))
+    assert [s.text for s in reused.sentences if s.doc_id == DOC_ID] == ["whole"]
+    assert [s.text for s in reused.sentences if s.doc_id != DOC_ID] == [s.text for s in others]
+
+    edited = [replace(d, text=d.text + "\n\nEin Satz mehr.") for d in documents]
+    assert Corpus.from_documents(edited, previous=previous).sentences == (
+        Corpus.from_documents(edited).sentences
+    )
+    older = Corpus(documents, previous.sentences, rules=0)
+    assert Corpus.from_documents(documents, previous=older).sentences == fresh.sentences

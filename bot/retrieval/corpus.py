@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from bot.retrieval.documents import Document
-from bot.retrieval.splitting import split_document
+from bot.retrieval.splitting import RULES, split_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,22 +31,40 @@ class Sentence:
 class Corpus:
     """All indexed documents and their sentences, in a stable order (row i = sentence id i)."""
 
-    def __init__(self, documents: list[Document], sentences: list[Sentence]) -> None:
+    def __init__(
+        self, documents: list[Document], sentences: list[Sentence], *, rules: int = RULES
+    ) -> None:
+        """`rules`: the splitting rules the sentences were found with (splitting.RULES)."""
         self.documents = documents
         self.sentences = sentences
+        self.rules = rules
         self._by_doc = {d.doc_id: d for d in documents}
         self._paragraphs: dict[tuple[str, int | None, int], list[Sentence]] = defaultdict(list)
         self._counts: dict[str, int] = defaultdict(int)
-        for sentence in sentences:
+        self._firsts: dict[str, int] = {}
+        for row, sentence in enumerate(sentences):
             key = (sentence.doc_id, sentence.page, sentence.paragraph)
             self._paragraphs[key].append(sentence)
             self._counts[sentence.doc_id] += 1
+            self._firsts.setdefault(sentence.doc_id, row)
 
     @classmethod
-    def from_documents(cls, documents: Iterable[Document]) -> Corpus:
-        """Split each document into paragraphs and sentences and number them."""
+    def from_documents(
+        cls, documents: Iterable[Document], *, previous: Corpus | None = None
+    ) -> Corpus:
+        """Split each document into paragraphs and sentences and number them.
+
+        A document that `previous` holds unchanged (same text, language and pages) keeps its
+        sentences from there, renumbered: a reindex splits only what changed.
+        """
         docs, sentences = list(documents), []
         for doc in docs:
+            reusable = previous is not None and previous.rules == RULES
+            kept = previous._unchanged(doc) if reusable else None
+            if kept is not None:
+                first = len(sentences)
+                sentences += [replace(s, id=first + n) for n, s in enumerate(kept)]
+                continue
             split = split_document(doc.text, language=doc.language, page_starts=doc.page_starts)
             for para in split:
                 for number, span in enumerate(para.sentences, start=1):
@@ -63,6 +81,17 @@ class Corpus:
                         )
                     )
         return cls(docs, sentences)
+
+    def _unchanged(self, doc: Document) -> list[Sentence] | None:
+        """The sentences of `doc` if this corpus split the very same document, else None."""
+        mine = self._by_doc.get(doc.doc_id)
+        same = mine is not None and (mine.text, mine.language, mine.page_starts) == (
+            doc.text, doc.language, doc.page_starts
+        )  # fmt: skip
+        if not same:
+            return None
+        first = self._firsts.get(doc.doc_id, 0)  # a document's sentences are consecutive
+        return self.sentences[first : first + self._counts.get(doc.doc_id, 0)]
 
     def document(self, doc_id: str) -> Document:
         return self._by_doc[doc_id]
@@ -96,6 +125,7 @@ class Corpus:
 
     def to_json(self) -> dict:
         return {
+            "rules": self.rules,
             "documents": [asdict(d) for d in self.documents],
             "sentences": [
                 [s.doc_id, s.paragraph, s.number, s.start, s.end, s.page] for s in self.sentences
@@ -113,7 +143,7 @@ class Corpus:
         for i, (doc_id, para, num, start, end, *page) in enumerate(data["sentences"]):
             text = " ".join(texts[doc_id][start:end].split())
             sentences.append(Sentence(i, doc_id, para, num, start, end, text, *page[:1]))
-        return cls(documents, sentences)
+        return cls(documents, sentences, rules=data.get("rules", 0))
 
 
 def _page_firsts(rows: list[list]) -> dict[tuple[str, int], int]:

@@ -203,7 +203,8 @@ class Indexer:
             documents, skipped = self.read()
         if progress:
             progress("split", 0, len(documents))
-        corpus = Corpus.from_documents(documents)
+        before = self._serving_corpus()
+        corpus = Corpus.from_documents(documents, previous=before)  # splits what changed
         texts = [s.text for s in corpus.sentences]
         cache = EmbeddingCache(self._cache_path)
         try:
@@ -217,7 +218,6 @@ class Indexer:
             cache.close()
         if progress:
             progress("write", len(texts), len(texts))
-        before = self._serving_corpus()
         seconds = time.perf_counter() - started
         version = self.store.write(
             Build(corpus, vectors, self.model_name, self.index_type, seconds)

@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import pysbd
 
+RULES = 1  # raise when the splitting changes: stored splits are then not reused (corpus.py)
+
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SPACE_RUN = re.compile(r"\s+")
 
