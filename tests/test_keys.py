@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.retrieval.documents import ensure_documents_dir
 from bot.retrieval.indexing import Indexer
 from bot.retrieval.keys import build_keys, load_keys, open_keys
 from bot.retrieval.search import Searcher
@@ -89,6 +90,26 @@ def test_open_reads_the_documents_only_when_a_file_changed(
     second = _indexer(tmp_path, model).open()
     assert reads == [1]
     assert len(second.corpus.sentences) == len(first.corpus.sentences) + 1
+
+
+def test_a_document_read_again_keeps_the_language_found_for_it(
+    tmp_path: Path, model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.retrieval.indexing
+
+    indexer = _indexer(tmp_path, model)
+    ensure_documents_dir(tmp_path / "documents")  # the seed article
+    (tmp_path / "documents" / "neu.txt").write_text("A new sentence about Kiel.", "utf-8")
+    indexer.build()  # the seed's metadata names its language; neu.txt's is detected
+    detected = []
+    real = bot.retrieval.indexing.detect_language
+    monkeypatch.setattr(
+        bot.retrieval.indexing, "detect_language", lambda t: detected.append(t) or real(t)
+    )
+    (tmp_path / "documents" / "zwei.txt").write_text("Ein zweiter Satz über Kiel.", "utf-8")
+    languages = {d.doc_id: d.language for d in indexer.documents()}
+    assert detected == ["Ein zweiter Satz über Kiel."]
+    assert languages == {"nordkorea-soldaten-ukraine": "de", "neu": "en", "zwei": "de"}
 
 
 def test_reading_unchanged_documents_writes_nothing(tmp_path: Path, model) -> None:

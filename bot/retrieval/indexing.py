@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -118,16 +117,34 @@ class Indexer:
         """The usable documents, and the files skipped with their reasons (each is logged)."""
         ensure_documents_dir(self.documents_dir)
         files = _fingerprints(self.documents_dir)
-        documents, skipped = read_documents(self.documents_dir, language_of=detect_language)
+        last = self._recalled()
+        known, detected = last.get("detected", {}), {}
+
+        def language_of(text: str) -> str:
+            # Detecting a long document's language takes tens of ms: an unchanged text
+            # keeps the language found for it last time.
+            key = hashlib.sha256(text.encode()).hexdigest()
+            detected[key] = known.get(key) or detect_language(text)
+            return detected[key]
+
+        documents, skipped = read_documents(self.documents_dir, language_of=language_of)
         if files is not None:  # lets `open` skip parsing files that did not change
-            self._remember({"files": files, "checksums": {d.doc_id: d.checksum for d in documents}})
+            checksums = {d.doc_id: d.checksum for d in documents}
+            record = {"files": files, "checksums": checksums, "detected": detected}
+            if record != last:  # `/docs` reads often
+                self._remember(record)
         return documents, skipped
 
+    def _recalled(self) -> dict:
+        """What the last full read found (`read`), or {} if nothing readable is stored."""
+        try:
+            record = json.loads(self._read_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
     def _remember(self, record: dict) -> None:
-        """Store what a full read found, unless it is stored already (`/docs` reads often)."""
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(self._read_path.read_text("utf-8")) == record:
-                return
+        """Store what a full read found."""
         tmp = self._read_path.with_name(self._read_path.name + ".tmp")
         self._read_path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(record), "utf-8")
@@ -141,9 +158,8 @@ class Indexer:
         """
         if not self.documents_dir.is_dir():
             return None
-        try:
-            record = json.loads(self._read_path.read_text("utf-8"))
-        except (OSError, ValueError):
+        record = self._recalled()
+        if "files" not in record or "checksums" not in record:
             return None
         files = _fingerprints(self.documents_dir)
         return record["checksums"] if files is not None and files == record["files"] else None
