@@ -58,9 +58,10 @@ class Corpus:
         sentences from there, renumbered: a reindex splits only what changed.
         """
         docs, sentences = list(documents), []
+        if previous is not None and previous.rules != RULES:
+            previous = None  # split under other rules: nothing of it is reused
         for doc in docs:
-            reusable = previous is not None and previous.rules == RULES
-            kept = previous._unchanged(doc) if reusable else None
+            kept = previous._unchanged(doc) if previous is not None else None
             if kept is not None:
                 first = len(sentences)
                 sentences += [replace(s, id=first + n) for n, s in enumerate(kept)]
