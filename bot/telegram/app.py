@@ -6,9 +6,10 @@ import asyncio
 import logging
 import re
 import sys
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
+import httpx
 from telegram import (
     Bot,
     BotCommand,
@@ -32,6 +33,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.answering.i18n import text
 from bot.app import metrics
@@ -127,8 +129,11 @@ def build_application(settings: Settings, *, services: Services | None = None) -
         # Fetched updates go into the journal before PTB sees (and confirms) them. On
         # shutdown PTB confirms the last batch on the one connection the cancelled long
         # poll has just given up: on a busy machine that takes longer than httpx's 1 s.
+        .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs=_tls()))
         .get_updates_request(
-            SkippingUpdatesRequest(connection_pool_size=1, pool_timeout=10.0, durable=durable)
+            SkippingUpdatesRequest(
+                connection_pool_size=1, pool_timeout=10.0, durable=durable, httpx_kwargs=_tls()
+            )
         )
         .concurrent_updates(JournaledProcessor(CONCURRENT_UPDATES, durable=durable))
         # Every Bot API call keeps to Telegram's flood limits and is retried on the way.
@@ -226,6 +231,13 @@ async def _post_init(
     metrics.watch_index(services.searcher)
     await register_commands(application.bot, admin_ids=settings.admin_user_ids)
     await durable.replay(application)
+
+
+@cache
+def _tls() -> dict[str, object]:
+    """httpx options that share one TLS context between the bot's two connections and every
+    Application of the process: each new context reads the whole CA bundle (about 50 ms)."""
+    return {"verify": httpx.create_ssl_context()}
 
 
 async def _post_shutdown(application: Application) -> None:
