@@ -150,8 +150,25 @@ def _blank() -> dict[str, Any]:
     return {name: "" for name in names.split()} | {"seconds": 0.0}
 
 
+async def settled(api: FakeBotAPI, app: Application) -> None:
+    """Wait until `app` has fetched every update sent to it and answered each in full: its
+    handler and every reply it started are done (the journal's count of unanswered ones)."""
+    durable = app.bot_data.durable
+    async with asyncio.timeout(WAIT):
+        while api.pending_updates() or durable.unanswered:
+            await asyncio.sleep(0.005)
+
+
+async def nothing_more(api: FakeBotAPI, app: Application, chat_id: int) -> None:
+    """Fail if `app`, once it has answered everything sent to it, sent `chat_id` a message
+    no test has read yet."""
+    await settled(api, app)
+    await quiet(api, chat_id, 0)
+
+
 async def quiet(api: FakeBotAPI, chat_id: int, seconds: float = 1.0) -> None:
-    """Fail if the bot sends anything to `chat_id` within `seconds`."""
+    """Fail if the bot sends anything to `chat_id` within `seconds` (for a bot in another
+    process or behind its webhook server; `nothing_more` for one in this process)."""
     with pytest.raises(TimeoutError):
         extra = await api.next_message(chat_id=chat_id, timeout=seconds)
         pytest.fail(f"unexpected message: {extra['text']!r}")

@@ -30,8 +30,8 @@ from telegrambot import (
     blockquotes,
     bot_settings,
     buttons,
+    nothing_more,
     polling_bot,
-    quiet,
     runtime_of,
 )
 
@@ -81,10 +81,10 @@ def is_(kind: str, reply: dict[str, Any]) -> bool:
     return reply["text"].startswith(tuple(starts))
 
 
-async def one_reply(api: FakeBotAPI, chat_id: int) -> dict[str, Any]:
+async def one_reply(api: FakeBotAPI, app: Application, chat_id: int) -> dict[str, Any]:
     """The bot's reply to `chat_id`, making sure it is the only one."""
     reply = await api.next_message(chat_id=chat_id, timeout=WAIT)
-    await quiet(api, chat_id, 0.3)
+    await nothing_more(api, app, chat_id)
     return reply
 
 
@@ -132,7 +132,7 @@ async def one_reply(api: FakeBotAPI, chat_id: int) -> dict[str, Any]:
 )
 async def test_private_texts(api: FakeBotAPI, app: Application, question: str, kind: str) -> None:
     api.send_text(question, entities=[])
-    reply = await one_reply(api, DEFAULT_USER_ID)
+    reply = await one_reply(api, app, DEFAULT_USER_ID)
     assert is_(kind, reply), reply["text"][:300]
 
 
@@ -226,7 +226,7 @@ async def test_private_messages(
     api: FakeBotAPI, app: Application, fields: dict[str, Any], kind: str
 ) -> None:
     api.send_message_update(fields)
-    reply = await one_reply(api, DEFAULT_USER_ID)
+    reply = await one_reply(api, app, DEFAULT_USER_ID)
     assert is_(kind, reply), reply["text"][:300]
 
 
@@ -254,9 +254,9 @@ async def test_private_messages(
 async def test_group_messages(api: FakeBotAPI, app: Application, line: str, kind: str) -> None:
     api.send_text(line, **GROUP)
     if kind == SILENT:
-        await quiet(api, DEFAULT_GROUP_CHAT_ID, 1.0)
+        await nothing_more(api, app, DEFAULT_GROUP_CHAT_ID)
         return
-    reply = await one_reply(api, DEFAULT_GROUP_CHAT_ID)
+    reply = await one_reply(api, app, DEFAULT_GROUP_CHAT_ID)
     assert is_(kind, reply), reply["text"][:300]
     assert reply["message"]["reply_to_message"]["text"]  # said to whom
 
@@ -265,10 +265,10 @@ async def test_group_edits_forwards_and_anonymous_admins(api: FakeBotAPI, app: A
     """Silence for edits and for forwards that do not address the bot; an anonymous group
     admin (sent as the group itself, no language) who mentions the bot gets an answer."""
     asked = api.send_text(f"/ask {GERMAN_QUESTION}", **GROUP)
-    await one_reply(api, DEFAULT_GROUP_CHAT_ID)
+    await one_reply(api, app, DEFAULT_GROUP_CHAT_ID)
     api.send_edited_text(asked, f"/ask {GERMAN_QUESTION} Und wann?", chat_id=DEFAULT_GROUP_CHAT_ID)
     api.send_message_update({"text": GERMAN_QUESTION, "forward_origin": CHANNEL}, chat_type="group")
-    await quiet(api, DEFAULT_GROUP_CHAT_ID, 1.0)
+    await nothing_more(api, app, DEFAULT_GROUP_CHAT_ID)
     anonymous = {
         "text": f"@{BOT} {GERMAN_QUESTION}",
         "entities": [{"type": "mention", "offset": 0, "length": len(BOT) + 1}],
@@ -277,7 +277,7 @@ async def test_group_edits_forwards_and_anonymous_admins(api: FakeBotAPI, app: A
     api.send_message_update(
         anonymous, user_id=1087968824, first_name="Group", language_code=None, chat_type="group"
     )
-    reply = await one_reply(api, DEFAULT_GROUP_CHAT_ID)
+    reply = await one_reply(api, app, DEFAULT_GROUP_CHAT_ID)
     assert blockquotes(reply)
 
 
@@ -290,7 +290,7 @@ async def test_admin_commands_from_non_admins_in_groups_do_nothing(
     serving = services.searcher.version.manifest.version
     api.send_text(line, user_id=STRANGER, **GROUP)
     api.send_text(line, user_id=ADMIN, **GROUP)
-    await quiet(api, DEFAULT_GROUP_CHAT_ID, 1.5)
+    await nothing_more(api, app, DEFAULT_GROUP_CHAT_ID)
     assert services.searcher.version.manifest.version == serving
 
 
@@ -327,7 +327,7 @@ async def test_tampered_buttons_expire(api: FakeBotAPI, app: Application, forge:
     data = forge(decode(buttons(reply)[CONTEXT]))
     api.press_button(reply, data, user_id=ADMIN, check=False)
     assert (await toast(api, 1))["text"] == text("expired", "de")
-    await quiet(api, ADMIN, 0.5)
+    await nothing_more(api, app, ADMIN)
     assert not runtime_of(app).state.feedback()
 
 
@@ -339,7 +339,7 @@ async def test_buttons_without_message_expire(api: FakeBotAPI, app: Application)
     api.press_inline_button(buttons(reply)["v+1"])
     await toast(api, 2)
     assert {a["text"] for a in api.callback_answers} == {text("expired", "de")}
-    await quiet(api, DEFAULT_USER_ID, 0.5)
+    await nothing_more(api, app, DEFAULT_USER_ID)
     assert not runtime_of(app).state.feedback()
 
 
@@ -395,7 +395,7 @@ async def test_buttons_from_before_a_reindex(
     first = await toast(api, 1)
     if document_changed:
         assert first["text"] == text("expired", "de")
-        await quiet(api, DEFAULT_USER_ID, 0.5)
+        await nothing_more(api, app, DEFAULT_USER_ID)
     else:
         assert first.get("text") is None
         context = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT)

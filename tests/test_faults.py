@@ -22,8 +22,8 @@ from telegrambot import (
     ask,
     blockquotes,
     bot_settings,
+    nothing_more,
     polling_bot,
-    quiet,
     texts,
 )
 
@@ -110,7 +110,7 @@ async def test_5xx_and_dropped_connections_on_replies_are_retried(
     api: FakeBotAPI, settings: Settings, services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    async with polling_bot(bot_settings(settings, api), services):
+    async with polling_bot(bot_settings(settings, api), services) as app:
         api.fail_next(times=2, status=502, methods=["sendMessage"])
         api.reset_connections(times=1, methods=["sendMessage"])
         api.fail_next(times=1, status=503, methods=["answerCallbackQuery"])
@@ -118,7 +118,7 @@ async def test_5xx_and_dropped_connections_on_replies_are_retried(
         assert blockquotes(reply)
         api.press_button(reply, reply["reply_markup"]["inline_keyboard"][1][0]["callback_data"])
         await api.wait_for(lambda: api.callback_answers, timeout=WAIT)
-        await quiet(api, DEFAULT_USER_ID, 0.5)
+        await nothing_more(api, app, DEFAULT_USER_ID)
     assert texts(api, DEFAULT_USER_ID) == [reply["text"]]
     assert api.callback_answers[-1]["text"] == text("feedback_thanks", "de")
     lines = trouble(caplog.records)  # two incidents (reply, then button): two lines each
@@ -149,12 +149,12 @@ async def test_reply_slower_than_the_read_timeout_is_not_sent_twice(
     """The server has the reply but answers after PTB's 5 s read timeout: sending it again
     would show it twice, so the bot logs one line and lets it arrive."""
     caplog.set_level(logging.WARNING)
-    async with polling_bot(bot_settings(settings, api), services):
+    async with polling_bot(bot_settings(settings, api), services) as app:
         api.delay(6.0, methods=["sendMessage"])
         reply = await ask(api, GERMAN_QUESTION)
         api.delay(0)
         assert blockquotes(reply)
-        await quiet(api, DEFAULT_USER_ID, 2.0)
+        await nothing_more(api, app, DEFAULT_USER_ID)
     assert len(api.calls_to("sendMessage")) == 1 and len(texts(api, DEFAULT_USER_ID)) == 1
     [line] = trouble(caplog.records)
     assert "ReadTimeout" in line and "not sent again" in line

@@ -18,8 +18,8 @@ from telegrambot import (
     blockquotes,
     bot_settings,
     buttons,
+    nothing_more,
     polling_bot,
-    quiet,
     runtime_of,
 )
 
@@ -109,7 +109,7 @@ async def test_command_menus_are_registered_per_scope_and_language(
 
 async def test_commands_for_another_bot_are_ignored(api: FakeBotAPI, app: Application) -> None:
     api.send_text("/help@otherbot")
-    await quiet(api, DEFAULT_USER_ID)
+    await nothing_more(api, app, DEFAULT_USER_ID)
     reply = await ask(api, f"/help@{BOT}")
     assert reply["text"].startswith("So funktioniert es")
 
@@ -277,7 +277,7 @@ async def test_stale_buttons_answer_expired(api: FakeBotAPI, app: Application) -
         api.press_button(reply, data, check=False)
     await api.wait_for(lambda: len(api.callback_answers) == len(stale), timeout=WAIT)
     assert {a.get("text") for a in api.callback_answers} == {text("expired", "de")}
-    await quiet(api, DEFAULT_USER_ID, 0.3)
+    await nothing_more(api, app, DEFAULT_USER_ID)
     assert not runtime_of(app).state.feedback()
 
 
@@ -314,7 +314,7 @@ async def test_edited_message_gets_a_hint(api: FakeBotAPI, app: Application) -> 
     api.send_edited_text(update, "Wer besuchte im Juli Pjöngjang?")
     hint = await api.next_message(chat_id=DEFAULT_USER_ID, timeout=WAIT)
     assert hint["text"] == text("edited", "de")
-    await quiet(api, DEFAULT_USER_ID, 0.5)
+    await nothing_more(api, app, DEFAULT_USER_ID)
 
 
 # ---------------------------------------------------------------------------- inline mode

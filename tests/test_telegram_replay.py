@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fakebotapi import FakeBotAPI
 from telegram import Bot
-from telegrambot import ADMIN, TOKEN, WAIT, bot_settings, polling_bot, quiet, report
+from telegrambot import ADMIN, TOKEN, WAIT, bot_settings, nothing_more, polling_bot, report
 
 from bot.answering.i18n import text
 from bot.app.admin import Admin
@@ -78,9 +78,9 @@ async def test_a_reindex_done_before_the_crash_is_not_run_again(
     config = bot_settings(settings, api)
     update = api.send_text("/reindex", user_id=ADMIN, language_code="en")
     crashed_during(config, update, {0: 1, DONE: None})
-    async with polling_bot(config, services):
+    async with polling_bot(config, services) as app:
         await answered(config, update["update_id"])
-        await quiet(api, ADMIN, 1.5)
+        await nothing_more(api, app, ADMIN)
     assert builds == [] and not api.calls_to("editMessageText")
 
 
@@ -108,9 +108,9 @@ async def test_a_rollback_done_before_the_crash_is_not_repeated(
     serving = services.searcher.version.manifest.version  # the previous one is there too
     update = api.send_text("/rollback", user_id=ADMIN, language_code="en")
     crashed_during(config, update, {0: 1, DONE: None})
-    async with polling_bot(config, services):
+    async with polling_bot(config, services) as app:
         await answered(config, update["update_id"])
-        await quiet(api, ADMIN, 1.0)
+        await nothing_more(api, app, ADMIN)
     assert services.searcher.version.manifest.version == serving
 
 

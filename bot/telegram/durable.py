@@ -76,11 +76,18 @@ class Durable:
         self._closed = False
         self._batches = 0
         self._here: dict[int, float] = {}  # admitted or replayed, not taken up: received at
+        self._handling: set[int] = set()  # taken up, not yet answered
         self._replayed: dict[int, Pending] = {}
 
     @property
     def durability(self) -> Durability:
         return Durability(self._problem is not None, self._problem, self._since)
+
+    @property
+    def unanswered(self) -> int:
+        """Updates written to the journal and not yet answered: queued, or being handled
+        (the handler or a reply it started is still at work)."""
+        return len(self._here) + len(self._handling)
 
     async def open(self, *, bot_id: int) -> None:
         """Open the journal (or note that it cannot be) and delete rows no longer needed."""
@@ -161,6 +168,7 @@ class Durable:
         if not any(getattr(update, kind) is not None for kind in Update.ALL_TYPES):
             return None  # emptied: fetched before, or unreadable
         received_at = self._here.pop(update.update_id)
+        self._handling.add(update.update_id)
         entry = self._replayed.pop(update.update_id, None)
         sent_before = entry.sent if entry is not None else {}
         return Receipt(self, update.update_id, received_at, sent_before)
@@ -182,6 +190,7 @@ class Durable:
         receipt.open -= 1
         if receipt.open == 0:
             await self._now(lambda journal: journal.answered(receipt.update_id), None)
+            self._handling.discard(receipt.update_id)
 
     async def _call(self, work: Callable[[Journal], T], fallback: T) -> T:
         """`work(journal)` in the journal's thread; `fallback` while the journal fails."""
