@@ -3,9 +3,10 @@
 A fresh `python -m bot …` spends about 9 of its first 11 seconds on imports (torch,
 transformers, sentence-transformers). Tests that need the bot as a process of its own (to
 kill it, to stop it with SIGTERM, to run two at once) start it from this server instead:
-one process per test worker imports everything once, then forks a child per request. The
-child is a process like any other (its own pid, signals, exit code, file descriptors),
-that runs `python -m <module> <args>` exactly as the interpreter would, minus the imports.
+one process per test worker imports everything and reads the default model once, then
+forks a child per request. The child is a process like any other (its own pid, signals,
+exit code, file descriptors), that runs `python -m <module> <args>` exactly as the
+interpreter would, minus the imports and the reading of the default model.
 
     server:  python tests/forkserver.py SOCKET
     client:  spawn(["bot", "run"], env, cwd, stdin, stdout, stderr) -> Forked
@@ -195,6 +196,7 @@ def serve(path: str) -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    _warm()
     if threading.active_count() != 1:  # a fork copies only the calling thread
         raise RuntimeError(f"imports started threads: {threading.enumerate()}")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -231,6 +233,18 @@ def serve(path: str) -> None:
                 conn.close()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _warm() -> None:
+    """Read what every bot child would read first: the default model's weights and the
+    language detector's models. Not the second model's: its OpenMP runtime, once it has
+    run in this process, hangs in a forked child."""
+    from bot.retrieval.embedding import load_model
+    from bot.retrieval.language import detect_language
+
+    load_model()  # reads the weights; not an encode, whose progress bar starts a thread
+    detect_language("Wer besuchte im Juni Pjöngjang?")
+    detect_language("Who visited Pyongyang in June?")
 
 
 def _child(request: dict, fds: list[int], conn: socket.socket) -> None:
