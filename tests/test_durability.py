@@ -36,6 +36,7 @@ from telegrambot import (
     buttons,
     polling_bot,
     quiet,
+    settled,
     texts,
     webhook_bot,
 )
@@ -196,6 +197,23 @@ async def test_an_answer_to_a_question_that_waited_says_when_it_came(
     assert late["message"]["reply_to_message"]["message_id"] == update["message"]["message_id"]
     assert text("late_answer", "en", date="", time="")[:10] not in fresh["text"]
     assert "reply_to_message" not in fresh["message"] and blockquotes(fresh)
+
+
+async def test_an_update_is_unanswered_until_its_reply_is_sent(
+    api: FakeBotAPI, settings: Settings, services: Services
+) -> None:
+    """The count that tests wait for before checking that nothing more was sent (`settled`)."""
+    async with polling_bot(bot_settings(settings, api), services) as app:
+        durable = app.bot_data.durable
+        api.delay(1.0, methods=["sendMessage"])
+        api.send_text(GERMAN_QUESTION)
+        await api.wait_for(lambda: not api.pending_updates(), timeout=WAIT)  # fetched
+        assert durable.unanswered == 1
+        await settled(api, app)
+        api.delay(0)
+        assert durable.unanswered == 0
+        [reply] = api.messages(DEFAULT_USER_ID)
+        assert blockquotes(reply)
 
 
 # ---------------------------------------------------------------------------- degraded
