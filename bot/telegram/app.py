@@ -126,10 +126,11 @@ def build_application(settings: Settings, *, services: Services | None = None) -
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+        # PTB's own pool size for the bot's calls; both connections share one TLS context.
+        .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs=_tls()))
         # Fetched updates go into the journal before PTB sees (and confirms) them. On
         # shutdown PTB confirms the last batch on the one connection the cancelled long
         # poll has just given up: on a busy machine that takes longer than httpx's 1 s.
-        .request(HTTPXRequest(connection_pool_size=256, httpx_kwargs=_tls()))
         .get_updates_request(
             SkippingUpdatesRequest(
                 connection_pool_size=1, pool_timeout=10.0, durable=durable, httpx_kwargs=_tls()
