@@ -156,6 +156,8 @@ async def settled(api: FakeBotAPI, app: Application) -> None:
     durable = app.bot_data.durable
     async with asyncio.timeout(WAIT):
         while api.pending_updates() or durable.unanswered:
+            # Polled: the count drops after the server's last event, so `api.wait_for`,
+            # woken by server events, could sleep until the next long poll returns.
             await asyncio.sleep(0.005)
 
 
