@@ -108,7 +108,7 @@ def test_a_version_of_the_second_format_keeps_its_page_counts(settings: Settings
     make_indexer(settings, model).build()
     store = IndexStore(settings.index_dir)
     folder = store.versions / store.current_id()
-    corpus = json.loads((folder / "corpus.json").read_text("utf-8"))
+    corpus = _as_rows(folder)
     for doc in corpus["documents"]:  # format 2 stored a count, not where the pages start
         doc["pages"] = len(doc.pop("page_starts"))
     (folder / "corpus.json").write_text(json.dumps(corpus), "utf-8")
@@ -121,7 +121,7 @@ def test_a_version_of_the_first_format_still_loads_and_is_rebuilt(
 ) -> None:
     store = IndexStore(settings.index_dir)
     folder = store.versions / store.current_id()
-    corpus = json.loads((folder / "corpus.json").read_text("utf-8"))
+    corpus = _as_rows(folder)
     corpus["sentences"] = [row[:5] for row in corpus["sentences"]]  # no page
     for doc in corpus["documents"]:
         del doc["format"], doc["page_starts"]
@@ -137,8 +137,36 @@ def test_a_version_of_the_first_format_still_loads_and_is_rebuilt(
     with caplog.at_level(logging.INFO, logger="bot.retrieval.indexing"):
         reopened = make_indexer(settings, model).open()
     assert f"rebuilding the index: index format 1 != {FORMAT_VERSION}" in messages(caplog)
-    assert reopened.manifest.format_version == FORMAT_VERSION == 3
+    assert reopened.manifest.format_version == FORMAT_VERSION == 4
     assert reopened.corpus.sentences == old.corpus.sentences
+
+
+def test_a_version_of_the_third_format_serves_as_it_is(
+    settings: Settings, model, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Format 3 kept the sentences as rows in corpus.json: the same corpus, so no rebuild."""
+    store = IndexStore(settings.index_dir)
+    built = store.load()
+    folder = store.versions / built.manifest.version
+    (folder / "corpus.json").write_text(json.dumps(_as_rows(folder)), "utf-8")
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"format_version": 3}), "utf-8")
+
+    with caplog.at_level(logging.INFO, logger="bot.retrieval.indexing"):
+        reopened = make_indexer(settings, model).open()
+    assert "rebuilding" not in messages(caplog)
+    assert reopened.manifest.version == built.manifest.version
+    assert not (folder / "sentences.npy").exists()
+    assert reopened.corpus.sentences == built.corpus.sentences
+    assert reopened.corpus.counts() == built.corpus.counts() == manifest["counts"]
+
+
+def _as_rows(folder: Path) -> dict:
+    """The version in `folder` as format 3 stored its corpus: every sentence a row in
+    corpus.json, no sentences.npy."""
+    corpus = IndexStore(folder.parent.parent).load(folder.name).corpus.to_json()
+    (folder / "sentences.npy").unlink()
+    return corpus
 
 
 def test_manifest_fields(settings: Settings, model) -> None:
@@ -276,6 +304,22 @@ def test_truncated_corpus_is_corrupt(settings: Settings) -> None:
     corpus = store.versions / store.current_id() / "corpus.json"
     corpus.write_text(corpus.read_text("utf-8")[:200], "utf-8")
     with pytest.raises(IndexCorrupt, match="is unreadable"):
+        store.load()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(path.read_bytes()[:100]),  # truncated
+        lambda path: np.save(path, np.load(path)[:-1]),  # a sentence short
+        lambda path: np.save(path, np.load(path).astype(np.int32)),  # another type
+        lambda path: np.save(path, np.load(path) + [[5, 0, 0, 0, 0, 0]]),  # no such document
+    ],
+)
+def test_damaged_sentence_positions_are_corrupt(settings: Settings, damage) -> None:
+    store = IndexStore(settings.index_dir)
+    damage(store.versions / store.current_id() / "sentences.npy")
+    with pytest.raises(IndexCorrupt):
         store.load()
 
 
@@ -449,18 +493,18 @@ def test_a_reindex_splits_only_the_documents_that_changed(tmp_path: Path) -> Non
     fresh = Corpus.from_documents(documents)
     # A previous corpus whose split of the seed is recognisably its own: one sentence.
     seed = next(d for d in documents if d.doc_id == DOC_ID)
-    marked = Sentence(0, DOC_ID, 1, 1, 0, len(seed.text), "whole", None)
+    whole = Sentence(0, DOC_ID, 1, 1, 0, len(seed.text), "", None)
     others = [s for s in fresh.sentences if s.doc_id != DOC_ID]
-    previous = Corpus(documents, [replace(s, id=i) for i, s in enumerate([*others, marked])])
+    previous = Corpus.from_sentences(documents, [*others, whole])
 
     reused = Corpus.from_documents(reversed(documents), previous=previous)
     assert [s.id for s in reused.sentences] == list(range(len(reused.sentences)))
-    assert [s.text for s in reused.sentences if s.doc_id == DOC_ID] == ["whole"]
+    assert [s.text for s in reused.sentences if s.doc_id == DOC_ID] == [" ".join(seed.text.split())]
     assert [s.text for s in reused.sentences if s.doc_id != DOC_ID] == [s.text for s in others]
 
     edited = [replace(d, text=d.text + "\n\nEin Satz mehr.") for d in documents]
     assert Corpus.from_documents(edited, previous=previous).sentences == (
         Corpus.from_documents(edited).sentences
     )
-    older = Corpus(documents, previous.sentences, rules=0)
+    older = Corpus(documents, previous.rows, rules=0)
     assert Corpus.from_documents(documents, previous=older).sentences == fresh.sentences

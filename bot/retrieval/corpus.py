@@ -1,13 +1,26 @@
-"""Documents split into numbered paragraphs and sentences: what the index points into."""
+"""Documents split into numbered paragraphs and sentences: what the index points into.
+
+The sentences are held by column, one row of integers each (`Corpus.rows`): a corpus of a
+million sentences loads as one array, and a `Sentence` is made when one is asked for.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import overload
+
+import numpy as np
 
 from bot.retrieval.documents import Document
 from bot.retrieval.splitting import RULES, split_document
+
+# The columns of `Corpus.rows`; PAGE is 0 in an unpaginated document.
+DOC, PARAGRAPH, NUMBER, START, END, PAGE = range(6)
+_FILES = ("corpus.json", "sentences.npy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,24 +42,38 @@ class Sentence:
 
 
 class Corpus:
-    """All indexed documents and their sentences, in a stable order (row i = sentence id i)."""
+    """All indexed documents and their sentences, in a stable order (row i = sentence id i).
 
-    def __init__(
-        self, documents: list[Document], sentences: list[Sentence], *, rules: int = RULES
-    ) -> None:
-        """`rules`: the splitting rules the sentences were found with (splitting.RULES)."""
+    A document's sentences are consecutive rows, and so are a paragraph's.
+    """
+
+    def __init__(self, documents: list[Document], rows: np.ndarray, *, rules: int = RULES) -> None:
+        """`rows`: int64 (sentences, 6), the columns DOC (index into `documents`),
+        PARAGRAPH, NUMBER, START, END, PAGE. `rules`: the splitting rules the sentences
+        were found with (splitting.RULES)."""
         self.documents = documents
-        self.sentences = sentences
+        self.rows = rows
         self.rules = rules
+        self.sentences = Sentences(self)
         self._by_doc = {d.doc_id: d for d in documents}
-        self._paragraphs: dict[tuple[str, int | None, int], list[Sentence]] = defaultdict(list)
-        self._counts: dict[str, int] = defaultdict(int)
-        self._firsts: dict[str, int] = {}
-        for row, sentence in enumerate(sentences):
-            key = (sentence.doc_id, sentence.page, sentence.paragraph)
-            self._paragraphs[key].append(sentence)
-            self._counts[sentence.doc_id] += 1
-            self._firsts.setdefault(sentence.doc_id, row)
+        self._doc_number = {d.doc_id: i for i, d in enumerate(documents)}
+        numbers = rows[:, DOC]
+        self._counts = np.bincount(numbers, minlength=len(documents))
+        self._firsts = np.zeros(len(documents), dtype=np.int64)
+        present, firsts = np.unique(numbers, return_index=True)
+        self._firsts[present] = firsts
+
+    @classmethod
+    def from_sentences(
+        cls, documents: list[Document], sentences: Iterable[Sentence], *, rules: int = RULES
+    ) -> Corpus:
+        """A corpus of these sentences; their text is taken from their documents."""
+        number = {d.doc_id: i for i, d in enumerate(documents)}
+        rows = [
+            (number[s.doc_id], s.paragraph, s.number, s.start, s.end, s.page or 0)
+            for s in sentences
+        ]
+        return cls(documents, _array(rows), rules=rules)
 
     @classmethod
     def from_documents(
@@ -57,49 +84,53 @@ class Corpus:
         A document that `previous` holds unchanged (same text, language and pages) keeps its
         sentences from there, renumbered: a reindex splits only what changed.
         """
-        docs, sentences = list(documents), []
+        docs, blocks = list(documents), []
         if previous is not None and previous.rules != RULES:
             previous = None  # split under other rules: nothing of it is reused
-        for doc in docs:
+        for number, doc in enumerate(docs):
             kept = previous._unchanged(doc) if previous is not None else None
-            if kept is not None:
-                first = len(sentences)
-                sentences += [replace(s, id=first + n) for n, s in enumerate(kept)]
-                continue
-            split = split_document(doc.text, language=doc.language, page_starts=doc.page_starts)
-            for para in split:
-                for number, span in enumerate(para.sentences, start=1):
-                    sentences.append(
-                        Sentence(
-                            len(sentences),
-                            doc.doc_id,
-                            para.number,
-                            number,
-                            span.start,
-                            span.end,
-                            span.text,
-                            para.page,
-                        )
-                    )
-        return cls(docs, sentences)
+            if kept is None:
+                split = split_document(doc.text, language=doc.language, page_starts=doc.page_starts)
+                kept = _array(
+                    (number, para.number, n, span.start, span.end, para.page or 0)
+                    for para in split
+                    for n, span in enumerate(para.sentences, start=1)
+                )
+            kept = np.array(kept)
+            kept[:, DOC] = number
+            blocks.append(kept)
+        return cls(docs, np.concatenate(blocks) if blocks else _array([]))
 
-    def _unchanged(self, doc: Document) -> list[Sentence] | None:
-        """The sentences of `doc` if this corpus split the very same document, else None."""
+    def _unchanged(self, doc: Document) -> np.ndarray | None:
+        """The rows of `doc` if this corpus split the very same document, else None."""
         mine = self._by_doc.get(doc.doc_id)
         same = mine is not None and (mine.text, mine.language, mine.page_starts) == (
             doc.text, doc.language, doc.page_starts
         )  # fmt: skip
-        if not same:
-            return None
-        first = self._firsts.get(doc.doc_id, 0)  # a document's sentences are consecutive
-        return self.sentences[first : first + self._counts.get(doc.doc_id, 0)]
+        return self.rows[self._rows_of(doc.doc_id)] if same else None
+
+    def _rows_of(self, doc_id: str) -> slice:
+        number = self._doc_number[doc_id]
+        first = int(self._firsts[number])
+        return slice(first, first + int(self._counts[number]))
+
+    def sentence(self, row: int) -> Sentence:
+        doc, paragraph, number, start, end, page = self.rows[row].tolist()
+        document = self.documents[doc]
+        text = " ".join(document.text[start:end].split())
+        return Sentence(row, document.doc_id, paragraph, number, start, end, text, page or None)
 
     def document(self, doc_id: str) -> Document:
         return self._by_doc[doc_id]
 
     def paragraph(self, doc_id: str, number: int, page: int | None = None) -> list[Sentence]:
         """The sentences of one paragraph (of `page`, in a paginated document), in order."""
-        return self._paragraphs.get((doc_id, page, number), [])
+        if doc_id not in self._doc_number:
+            return []
+        span = self._rows_of(doc_id)
+        rows = self.rows[span]
+        found = np.flatnonzero((rows[:, PARAGRAPH] == number) & (rows[:, PAGE] == (page or 0)))
+        return [self.sentence(span.start + int(i)) for i in found]
 
     def neighbours(self, sentence: Sentence, width: int = 1) -> list[Sentence]:
         """`sentence` with up to `width` sentences before and after it in its paragraph."""
@@ -107,29 +138,66 @@ class Corpus:
         i = sentence.number - 1
         return para[max(0, i - width) : i + width + 1]
 
+    def paragraph_spans(self) -> np.ndarray:
+        """Per sentence, [first, end) of the rows of its paragraph: int64 (sentences, 2)."""
+        starts = np.flatnonzero(self.rows[:, NUMBER] == 1)
+        ends = np.append(starts[1:], len(self.rows))
+        which = np.cumsum(self.rows[:, NUMBER] == 1) - 1
+        return np.stack([starts[which], ends[which]], axis=1).astype(np.int64)
+
     def counts(self) -> dict[str, int]:
         return {
             "documents": len(self.documents),
-            "paragraphs": len(self._paragraphs),
-            "sentences": len(self.sentences),
+            "paragraphs": int(np.count_nonzero(self.rows[:, NUMBER] == 1)),
+            "sentences": len(self.rows),
         }
 
     def sentences_of(self, doc_id: str) -> int:
-        return self._counts.get(doc_id, 0)
+        number = self._doc_number.get(doc_id)
+        return 0 if number is None else int(self._counts[number])
+
+    def languages(self) -> np.ndarray:
+        """Per sentence, its document's language."""
+        by_number = np.array([d.language for d in self.documents] or ["de"], dtype="<U8")
+        return by_number[self.rows[:, DOC]]
 
     def main_language(self) -> str:
         """The language most sentences are in (German for an empty corpus)."""
         counts: dict[str, int] = defaultdict(int)
-        for doc in self.documents:
-            counts[doc.language] += self._counts.get(doc.doc_id, 0)
+        for doc, n in zip(self.documents, self._counts.tolist(), strict=True):
+            counts[doc.language] += n
         return max(counts, key=counts.get) if counts else "de"
+
+    def save(self, folder: Path) -> tuple[str, ...]:
+        """Write the documents (corpus.json) and the sentence rows (sentences.npy) to
+        `folder`; returns the names of the files written."""
+        data = {"rules": self.rules, "documents": [asdict(d) for d in self.documents]}
+        (folder / "corpus.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+        np.save(folder / "sentences.npy", self.rows)
+        return _FILES
+
+    @classmethod
+    def load(cls, folder: Path) -> Corpus:
+        """The corpus `save` wrote to `folder`, or one stored whole in corpus.json
+        (`to_json`, as index format 3 and before kept it)."""
+        data = json.loads((folder / "corpus.json").read_text("utf-8"))
+        if "sentences" in data:
+            return cls.from_json(data)
+        documents = [_document(d, {}) for d in data["documents"]]
+        rows = np.load(folder / "sentences.npy")
+        if rows.ndim != 2 or rows.shape[1] != 6 or rows.dtype != np.int64:
+            raise ValueError(f"sentences.npy has shape {rows.shape} and type {rows.dtype}")
+        if len(rows) and not 0 <= rows[:, DOC].min() <= rows[:, DOC].max() < len(documents):
+            raise ValueError(f"sentences.npy names documents beyond the {len(documents)} stored")
+        return cls(documents, rows, rules=data["rules"])
 
     def to_json(self) -> dict:
         return {
             "rules": self.rules,
             "documents": [asdict(d) for d in self.documents],
             "sentences": [
-                [s.doc_id, s.paragraph, s.number, s.start, s.end, s.page] for s in self.sentences
+                [self.documents[doc].doc_id, para, num, start, end, page or None]
+                for doc, para, num, start, end, page in self.rows.tolist()
             ],
         }
 
@@ -139,12 +207,48 @@ class Corpus:
         format_2 = any("page_starts" not in d for d in data["documents"])
         firsts = _page_firsts(data["sentences"]) if format_2 else {}
         documents = [_document(d, firsts) for d in data["documents"]]
-        texts = {d.doc_id: d.text for d in documents}
-        sentences = []
-        for i, (doc_id, para, num, start, end, *page) in enumerate(data["sentences"]):
-            text = " ".join(texts[doc_id][start:end].split())
-            sentences.append(Sentence(i, doc_id, para, num, start, end, text, *page[:1]))
-        return cls(documents, sentences, rules=data.get("rules", 0))
+        number = {d.doc_id: i for i, d in enumerate(documents)}
+        rows = _array(
+            (number[doc_id], para, num, start, end, (page[0] if page else None) or 0)
+            for doc_id, para, num, start, end, *page in data["sentences"]
+        )
+        return cls(documents, rows, rules=data.get("rules", 0))
+
+
+class Sentences(Sequence[Sentence]):
+    """A corpus's sentences by id, each made from its row when it is asked for."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self._corpus = corpus
+
+    def __len__(self) -> int:
+        return len(self._corpus.rows)
+
+    @overload
+    def __getitem__(self, key: int) -> Sentence: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[Sentence]: ...
+    def __getitem__(self, key: int | slice) -> Sentence | list[Sentence]:
+        if isinstance(key, slice):
+            return [self._corpus.sentence(i) for i in range(*key.indices(len(self)))]
+        row = key + len(self) if key < 0 else key
+        if not 0 <= row < len(self):
+            raise IndexError(f"sentence {key} of {len(self)}")
+        return self._corpus.sentence(row)
+
+    def __iter__(self) -> Iterator[Sentence]:
+        return (self._corpus.sentence(i) for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, like a list
+
+
+def _array(rows: Iterable[tuple[int, ...]]) -> np.ndarray:
+    return np.array(list(rows), dtype=np.int64).reshape(-1, 6)
 
 
 def _page_firsts(rows: list[list]) -> dict[tuple[str, int], int]:

@@ -74,14 +74,13 @@ def build_keys(corpus: Corpus, embed: Embed, dimension: int) -> SearchKeys:
     )
     counts = np.bincount([sid for sid, _ in pieces], minlength=len(texts))
     ends = np.cumsum(counts)
-    by_doc = {d.doc_id: d.language for d in corpus.documents}
     return SearchKeys(
         lexical=lexical,
         bridge=TermBridge(folded, terms, word_index(keys[: len(written)].reshape(-1, dimension))),
         clause_vectors=keys[len(written) :].reshape(len(pieces), dimension),
         clause_ranges=np.stack([ends - counts, ends], axis=1).astype(np.int64),
         windows=_windows(corpus),
-        languages=np.array([by_doc[s.doc_id] for s in corpus.sentences], dtype="<U8"),
+        languages=corpus.languages(),
     )
 
 
@@ -127,12 +126,9 @@ def prune_keys(root: Path, keep: set[str]) -> None:
 
 def _windows(corpus: Corpus, width: int = 1) -> np.ndarray:
     """Per sentence, [first, end) of itself and up to `width` paragraph neighbours each side."""
-    spans = np.zeros((len(corpus.sentences), 2), dtype=np.int64)
-    for sentence in corpus.sentences:
-        first = sentence.id - (sentence.number - 1)  # a paragraph's sentences are consecutive
-        size = len(corpus.paragraph(sentence.doc_id, sentence.paragraph, sentence.page))
-        spans[sentence.id] = (
-            max(first, sentence.id - width),
-            min(first + size, sentence.id + width + 1),
-        )
-    return spans
+    paragraphs = corpus.paragraph_spans()
+    ids = np.arange(len(paragraphs), dtype=np.int64)
+    return np.stack(
+        [np.maximum(paragraphs[:, 0], ids - width), np.minimum(paragraphs[:, 1], ids + width + 1)],
+        axis=1,
+    )

@@ -36,7 +36,6 @@ class _Serving:
 
     version: IndexVersion
     keys: SearchKeys  # BM25, the term bridge, clause vectors, windows, languages
-    texts: list[str]  # sentence texts by id
     second: PassageVectors | None  # the second model's sentence vectors (bi-encoder)
 
     @property
@@ -136,7 +135,7 @@ class Searcher:
             known_keywords=known,
             second_top=ranking.second_top,
             cross=ranking.cross,
-            sentences=len(serving.texts),
+            sentences=len(serving.corpus.sentences),
         )
         top = ranking.second_top if ranking.second_top is not None else ranking.hybrid_top
         if not hits or not sure:
@@ -197,7 +196,7 @@ class Searcher:
             scores = head_first(hybrid, head, with_second(hybrid[head], second, cfg.fusion))
         elif isinstance(self.reranker, CrossEncoderReranker):
             head = np.argsort(-hybrid, kind="stable")[: self.reranker.head]
-            texts = [serving.texts[int(ids[i])] for i in head]
+            texts = [serving.corpus.sentences[int(ids[i])].text for i in head]
             scores = head_first(hybrid, head, self.reranker.scores(question, texts))
         order = rank(scores, len(ids))
         return _Ranking(
@@ -220,8 +219,7 @@ class Searcher:
         second = None
         if isinstance(self.reranker, BiEncoder):
             second = self.reranker.serve(second_keys(corpus), self.reranker.dimension)
-        texts = [s.text for s in corpus.sentences]
-        return _Serving(version=version, keys=keys, texts=texts, second=second)
+        return _Serving(version=version, keys=keys, second=second)
 
 
 def second_keys(corpus: Corpus) -> list[str]:

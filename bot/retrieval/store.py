@@ -5,7 +5,8 @@ Layout of `INDEX_DIR`:
     versions/<id>/manifest.json   what was built, from what, with which model (+ index hash)
     versions/<id>/index.faiss     one normalized vector per sentence, row i = sentence i
     versions/<id>/vectors.npy     the same vectors, memory-mapped for re-scoring candidates
-    versions/<id>/corpus.json     documents and sentences with their positions
+    versions/<id>/corpus.json     the documents
+    versions/<id>/sentences.npy   where each sentence stands: one row of positions each
     CURRENT, PREVIOUS             the id of the serving version and of the one before
     embeddings.sqlite3            cache of sentence vectors (bot/retrieval/embedding_cache.py)
 
@@ -40,9 +41,11 @@ logger = logging.getLogger(__name__)
 
 # 2: each sentence row carries its page, each document its format and page count.
 # 3: each document carries where its pages start (one document type from file to index).
+# 4: the sentences are an array of their positions (sentences.npy), not rows in corpus.json.
 # Older versions still load (format 1 as unpaginated), so /rollback works; on start they
-# are rebuilt.
-FORMAT_VERSION = 3
+# are rebuilt, except format 3, which holds the same corpus and serves as it is.
+FORMAT_VERSION = 4
+SERVES_AS_IS = (3, FORMAT_VERSION)
 INDEX_TYPES = ("flat", "hnsw")
 
 
@@ -63,7 +66,7 @@ class Manifest:
 
     def mismatch(self, *, model: str, index_type: str, documents: dict[str, str]) -> str | None:
         """Why this version cannot serve the given configuration, or None if it can."""
-        if self.format_version != FORMAT_VERSION:
+        if self.format_version not in SERVES_AS_IS:
             return f"index format {self.format_version} != {FORMAT_VERSION}"
         if self.model != model:
             return f"model changed: {self.model} -> {model}"
@@ -170,12 +173,12 @@ class IndexStore:
         index = new_index(vectors, build.index_type)
         faiss.write_index(index, str(tmp / "index.faiss"))
         np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
-        (tmp / "corpus.json").write_text(json.dumps(corpus.to_json(), ensure_ascii=False), "utf-8")
+        written = corpus.save(tmp)
         digest = _sha256(tmp / "index.faiss")
         version = self._new_id(time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + digest[:8])
         manifest = build.manifest(version, digest)
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), "utf-8")
-        for name in ("index.faiss", "vectors.npy", "corpus.json", "manifest.json"):
+        for name in ("index.faiss", "vectors.npy", *written, "manifest.json"):
             _fsync(tmp / name)
         os.rename(tmp, self.versions / version)
         _fsync(self.versions)
@@ -231,7 +234,7 @@ class IndexStore:
             if _sha256(folder / "index.faiss") != manifest.index_sha256:
                 raise IndexCorrupt(f"index {version}: index.faiss does not match its manifest hash")
             index = faiss.read_index(str(folder / "index.faiss"))
-            corpus = Corpus.from_json(json.loads((folder / "corpus.json").read_text("utf-8")))
+            corpus = Corpus.load(folder)
         except IndexCorrupt:
             raise
         except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:

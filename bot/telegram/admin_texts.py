@@ -88,12 +88,15 @@ def docs_text(rt: Runtime, lang: str) -> str:
     corpus = rt.services.searcher.corpus
     if not corpus.documents:
         return escape(text("admin_docs_empty", lang))
-    per_doc = Counter(s.doc_id for s in corpus.sentences)
     lines = []
     for d in corpus.documents:
         key = "admin_docs_details_pages" if d.pages else "admin_docs_details"
         details = text(
-            key, lang, format=d.format.upper(), pages=d.pages, sentences=per_doc[d.doc_id]
+            key,
+            lang,
+            format=d.format.upper(),
+            pages=d.pages,
+            sentences=corpus.sentences_of(d.doc_id),
         )
         lines.append(f"<code>{escape(d.doc_id)}</code> – {escape(d.title)} ({escape(details)})")
     return "\n".join([escape(text("admin_docs", lang)), *lines])
@@ -105,13 +108,12 @@ def status_text(
     """Documents, index, uptime, counters, votes, the last reindex and the journal (HTML)."""
     version = rt.services.searcher.version
     manifest, corpus = version.manifest, version.corpus
-    per_doc = Counter(s.doc_id for s in corpus.sentences)
     documents = [
         text(
             "admin_status_doc",
             lang,
             title=d.title,
-            sentences=per_doc[d.doc_id],
+            sentences=corpus.sentences_of(d.doc_id),
             checksum=d.checksum[:8],
         )
         for d in corpus.documents
