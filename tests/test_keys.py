@@ -64,6 +64,23 @@ def test_unreadable_keys_are_built_again(built_seed: Path, model, tmp_path: Path
     assert len(load_keys(root / version.manifest.version).windows) == len(keys.windows)
 
 
+def test_the_saved_vocabulary_loads_as_it_was_built(
+    built_seed: Path, model, tmp_path: Path
+) -> None:
+    """The term bridge's words, terms and spelling order are saved; keys saved before they
+    were (no bridge.json) sort the vocabulary again and get the same bridge."""
+    version = IndexStore(built_seed / "index").load()
+    root, name = tmp_path / "keys", version.manifest.version
+    built = open_keys(root, name, version.corpus, model.encode, version.vectors.shape[1])
+    saved = load_keys(root / name)
+    (root / name / "bridge.json").unlink()
+    sorted_again = load_keys(root / name)
+    assert built.bridge.words and built.bridge.to_json()["spelling_order"] != sorted(
+        range(len(built.bridge.words))
+    )  # the spelling order is not the words' own
+    assert saved.bridge.to_json() == sorted_again.bridge.to_json() == built.bridge.to_json()
+
+
 def test_windows_stay_inside_the_paragraph(built_seed: Path, model) -> None:
     corpus = IndexStore(built_seed / "index").load().corpus
     keys = build_keys(corpus, lambda texts: np.zeros((len(texts), 4), np.float32), 4)

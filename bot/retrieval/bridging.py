@@ -34,15 +34,32 @@ class TermBridge:
         words: Sequence[str],
         terms: Sequence[str],
         vectors: np.ndarray | faiss.Index,
+        *,
+        spelling_order: list[int] | None = None,
     ) -> None:
-        """`vectors`: the words' normalized embeddings, or an index over them (`word_index`)."""
+        """`vectors`: the words' normalized embeddings, or an index over them (`word_index`).
+
+        `spelling_order`: the words' positions sorted by `spelling_key`, as `to_json` saved
+        it (sorted here when not given).
+        """
         self.words = list(words)
         self.terms = list(terms)
         exact = not isinstance(vectors, faiss.Index)
         self.index = word_index(vectors, exact=True) if exact else vectors
         spellings = [spelling_key(w) for w in self.words]
-        self._by_spelling = sorted(range(len(spellings)), key=spellings.__getitem__)
+        if spelling_order is None:
+            spelling_order = sorted(range(len(spellings)), key=spellings.__getitem__)
+        self._by_spelling = spelling_order
         self._spellings = [spellings[i] for i in self._by_spelling]
+
+    def to_json(self) -> dict:
+        """The words, their terms and their spelling order; the index is saved apart."""
+        return {"words": self.words, "terms": self.terms, "spelling_order": self._by_spelling}
+
+    @classmethod
+    def from_json(cls, data: dict, index: faiss.Index) -> TermBridge:
+        """The bridge `to_json` described, over its saved word index."""
+        return cls(data["words"], data["terms"], index, spelling_order=data["spelling_order"])
 
     def expand(
         self,

@@ -10,6 +10,7 @@ and saves them there: right after an index build, or for a version another proce
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -91,6 +92,9 @@ def save_keys(keys: SearchKeys, root: Path, version_id: str) -> None:
     try:
         keys.lexical.save(tmp)
         faiss.write_index(keys.bridge.index, str(tmp / "words.faiss"))
+        (tmp / "bridge.json").write_text(
+            json.dumps(keys.bridge.to_json(), ensure_ascii=False), "utf-8"
+        )
         for name in _ARRAYS:
             np.save(tmp / f"{name}.npy", getattr(keys, name))
         os.rename(tmp, root / version_id)
@@ -104,10 +108,17 @@ def load_keys(folder: Path) -> SearchKeys:
     """The keys `save_keys` wrote, their arrays memory-mapped."""
     arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
     lexical = LexicalIndex.load(folder)
-    _, folded, terms = lexical.vocabulary()
+    words = faiss.read_index(str(folder / "words.faiss"))
+    try:
+        bridge = TermBridge.from_json(
+            json.loads((folder / "bridge.json").read_text("utf-8")), words
+        )
+    except FileNotFoundError:  # saved before bridge.json was: the vocabulary is sorted again
+        _, folded, terms = lexical.vocabulary()
+        bridge = TermBridge(folded, terms, words)
     return SearchKeys(
         lexical=lexical,
-        bridge=TermBridge(folded, terms, faiss.read_index(str(folder / "words.faiss"))),
+        bridge=bridge,
         clause_vectors=arrays["clause_vectors"],
         clause_ranges=arrays["clause_ranges"],
         windows=arrays["windows"],
