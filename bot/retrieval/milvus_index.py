@@ -14,6 +14,7 @@ from bot.errors import IndexCorrupt
 from bot.retrieval.answers import Hit
 from bot.retrieval.corpus import Corpus
 from bot.retrieval.lexical import STOPWORDS
+from bot.retrieval.milvus_meta import create_loaded
 
 TEXT_CHARS = 16_000  # the row's text is for BM25; quotes come from the corpus JSON
 BATCH_ROWS = 1_000
@@ -111,8 +112,7 @@ def create_collection(
     # Inner product equals cosine on the normalized vectors, as in the FAISS store.
     index.add_index("vector", index_type=INDEXES[index_type], metric_type="IP")
     index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-    # Strong: what one process wrote, the next search of any other process sees.
-    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+    create_loaded(client, name, schema, index)
 
 
 def insert_rows(client: MilvusClient, name: str, corpus: Corpus, vectors: np.ndarray) -> None:

@@ -18,12 +18,28 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from pymilvus import DataType, MilvusClient
+from pymilvus import CollectionSchema, DataType, MilvusClient
+from pymilvus.milvus_client import IndexParams
 
 from bot.errors import IndexCorrupt
 
 CHUNK_CHARS = 16_000  # at most 4 bytes each in UTF-8: a chunk always fits 65,535 bytes
 KEEP_POINTERS = 10
+
+
+def create_loaded(
+    client: MilvusClient, name: str, schema: CollectionSchema, index: IndexParams
+) -> None:
+    """Create collection `name`, empty, with its indexes, and load it for searching.
+
+    Consistency is Strong: a row written by one process is seen by the next read of any
+    other. The indexes are created without pymilvus waiting for them to be built: there is
+    nothing to build in an empty collection, and its wait sleeps half a second per index
+    before it first looks.
+    """
+    client.create_collection(name, schema=schema, consistency_level="Strong")
+    client.create_index(name, index, sync=False)
+    client.load_collection(name)
 
 
 class Meta:
@@ -45,10 +61,7 @@ class Meta:
         schema.add_field("pad", DataType.FLOAT_VECTOR, dim=2)  # Milvus needs a vector field
         index = self.client.prepare_index_params()
         index.add_index("pad", index_type="FLAT", metric_type="L2")
-        # Strong: a row written by one process is seen by the next read of any other.
-        self.client.create_collection(
-            self.name, schema=schema, index_params=index, consistency_level="Strong"
-        )
+        create_loaded(self.client, self.name, schema, index)
 
     def put(self, key: str, kind: str, version: str, value: str) -> None:
         row = {"key": key, "kind": kind, "version": version, "value": value, "pad": [0.0, 0.0]}
