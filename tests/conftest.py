@@ -26,6 +26,18 @@ SEED = Path(__file__).resolve().parents[1] / "bot" / "seed"
 SEED_TEXT = SEED / "nordkorea-soldaten-ukraine.txt"
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the fork server now when a test will need it (tests/forkserver.py): its
+    imports then overlap with the tests that run before the first bot process."""
+    controller = session.config.getoption("numprocesses", None) and not hasattr(
+        session.config, "workerinput"
+    )
+    if not controller and any(item.get_closest_marker("slow") for item in session.items):
+        import forkserver
+
+        forkserver.start()
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point all paths at tmp_path and drop settings from the developer's environment."""

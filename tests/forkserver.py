@@ -31,6 +31,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 PRELOAD = ("bot.__main__", "bot.app.services", "bot.telegram.app", "bot.telegram.runner")
 _server: tuple[subprocess.Popen, str] | None = None
+_ready = False  # the server has said "ready"
 
 
 class Forked:
@@ -160,24 +161,35 @@ def run(
     return subprocess.CompletedProcess(argv, child.returncode, stdout, out[0] if out else "")
 
 
+def start() -> None:
+    """Start this process's fork server unless it runs; the first `spawn` waits until it
+    is ready, so its imports overlap with whatever the tests do until then."""
+    global _server, _ready
+    if _server is not None and _server[0].poll() is None:
+        return
+    path = f"/tmp/forkserver-{os.getpid()}-{time.monotonic_ns()}.sock"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    server = subprocess.Popen(
+        [sys.executable, __file__, path], env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    import atexit
+
+    atexit.register(_stop, server, path)
+    _server, _ready = (server, path), False
+
+
 def _address() -> str:
     """The socket of this process's fork server, started on first use (and stopped at exit)."""
-    global _server
-    if _server is None or _server[0].poll() is not None:
-        path = f"/tmp/forkserver-{os.getpid()}-{time.monotonic_ns()}.sock"
-        env = {**os.environ, "PYTHONPATH": str(PROJECT)}
-        server = subprocess.Popen(
-            [sys.executable, __file__, path], env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+    global _ready
+    start()
+    server, path = _server
+    if not _ready:
         if server.stdout.readline().strip() != "ready":
             server.kill()
             raise RuntimeError("the fork server did not start")
-        import atexit
-
-        atexit.register(_stop, server, path)
-        _server = (server, path)
-    return _server[1]
+        _ready = True
+    return path
 
 
 def _stop(server: subprocess.Popen, path: str) -> None:
