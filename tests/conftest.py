@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import forkserver
 import pytest
 import pytest_asyncio
 
@@ -26,15 +27,21 @@ SEED = Path(__file__).resolve().parents[1] / "bot" / "seed"
 SEED_TEXT = SEED / "nordkorea-soldaten-ukraine.txt"
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the fork server now when a test will need it (tests/forkserver.py): its
-    imports then overlap with the tests that run before the first bot process."""
-    controller = session.config.getoption("numprocesses", None) and not hasattr(
-        session.config, "workerinput"
-    )
-    if not controller and any(item.get_closest_marker("slow") for item in session.items):
-        import forkserver
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist's controller: one fork server (tests/forkserver.py) for all workers,
+    started before they are, unless the slow tier, which needs it, is left out."""
+    if "not slow" not in (node.config.getoption("markexpr") or ""):
+        node.workerinput["forkserver"] = forkserver.start()
 
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A worker (or a run without workers) uses the controller's fork server, or starts
+    its own now if a test will need it: its imports then overlap with the tests before."""
+    shared = getattr(session.config, "workerinput", {}).get("forkserver")
+    if shared:
+        forkserver.share(shared)
+    elif any(item.get_closest_marker("slow") for item in session.items):
         forkserver.start()
 
 

@@ -32,6 +32,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 PRELOAD = ("bot.__main__", "bot.app.services", "bot.telegram.app", "bot.telegram.runner")
 _server: tuple[subprocess.Popen, str] | None = None
 _ready = False  # the server has said "ready"
+_shared: str | None = None  # the socket of a server another process started (`share`)
 
 
 class Forked:
@@ -84,8 +85,7 @@ class Forked:
 
 def spawn(argv: list[str], *, env: dict[str, str], cwd: str, fds: tuple[int, int, int]) -> Forked:
     """Start `python -m argv[0] argv[1:]` as a forked child with stdin/stdout/stderr `fds`."""
-    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    control.connect(_address())
+    control = _connect(_address())
     request = json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode()
     socket.send_fds(control, [request], list(fds))
     data = b""
@@ -161,12 +161,12 @@ def run(
     return subprocess.CompletedProcess(argv, child.returncode, stdout, out[0] if out else "")
 
 
-def start() -> None:
-    """Start this process's fork server unless it runs; the first `spawn` waits until it
-    is ready, so its imports overlap with whatever the tests do until then."""
+def start() -> str:
+    """Start this process's fork server unless it runs, and return its socket's path. The
+    first `spawn` waits until it is ready, so its imports overlap with what runs meanwhile."""
     global _server, _ready
     if _server is not None and _server[0].poll() is None:
-        return
+        return _server[1]
     path = f"/tmp/forkserver-{os.getpid()}-{time.monotonic_ns()}.sock"
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     server = subprocess.Popen(
@@ -177,11 +177,21 @@ def start() -> None:
 
     atexit.register(_stop, server, path)
     _server, _ready = (server, path), False
+    return path
+
+
+def share(path: str) -> None:
+    """Use the fork server another process started (pytest-xdist's controller, for all of
+    its workers) instead of one of this process's own."""
+    global _shared
+    _shared = path
 
 
 def _address() -> str:
-    """The socket of this process's fork server, started on first use (and stopped at exit)."""
+    """The socket of the fork server, started on first use (and stopped at exit)."""
     global _ready
+    if _shared is not None:
+        return _shared
     start()
     server, path = _server
     if not _ready:
@@ -190,6 +200,21 @@ def _address() -> str:
             raise RuntimeError("the fork server did not start")
         _ready = True
     return path
+
+
+def _connect(path: str, patience: float = 120.0) -> socket.socket:
+    """A connection to the server at `path`, waiting for a shared one to be listening."""
+    deadline = time.monotonic() + patience
+    while True:
+        control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            control.connect(path)
+            return control
+        except (FileNotFoundError, ConnectionRefusedError):
+            control.close()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no fork server listens at {path}") from None
+            time.sleep(0.05)
 
 
 def _stop(server: subprocess.Popen, path: str) -> None:
