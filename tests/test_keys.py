@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -73,12 +74,17 @@ def test_the_saved_vocabulary_loads_as_it_was_built(
     root, name = tmp_path / "keys", version.manifest.version
     built = open_keys(root, name, version.corpus, model.encode, version.vectors.shape[1])
     saved = load_keys(root / name)
+    shuffled = built.bridge.to_json()
+    shuffled["spelling_order"] = shuffled["spelling_order"][::-1]  # as other spelling keys gave
+    (root / name / "bridge.json").write_text(json.dumps(shuffled), "utf-8")
+    resorted = load_keys(root / name)
     (root / name / "bridge.json").unlink()
     sorted_again = load_keys(root / name)
     assert built.bridge.words and built.bridge.to_json()["spelling_order"] != sorted(
         range(len(built.bridge.words))
     )  # the spelling order is not the words' own
-    assert saved.bridge.to_json() == sorted_again.bridge.to_json() == built.bridge.to_json()
+    for keys in (saved, resorted, sorted_again):
+        assert keys.bridge.to_json() == built.bridge.to_json()
 
 
 def test_windows_stay_inside_the_paragraph(built_seed: Path, model) -> None:

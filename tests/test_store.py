@@ -314,6 +314,8 @@ def test_truncated_corpus_is_corrupt(settings: Settings) -> None:
         lambda path: np.save(path, np.load(path)[:-1]),  # a sentence short
         lambda path: np.save(path, np.load(path).astype(np.int32)),  # another type
         lambda path: np.save(path, np.load(path) + [[5, 0, 0, 0, 0, 0]]),  # no such document
+        lambda path: np.save(path, np.load(path) + [[0, 0, 1, 0, 0, 0]]),  # no sentence 1
+        lambda path: np.save(path, np.load(path) + [[0, 0, 0, 0, 10**6, 0]]),  # past the text
     ],
 )
 def test_damaged_sentence_positions_are_corrupt(settings: Settings, damage) -> None:
@@ -481,6 +483,26 @@ def test_empty_documents_folder_keeps_the_model_dimension(settings: Settings, mo
     version = make_indexer(settings, model).open()
     assert version.manifest.counts["sentences"] == 0
     assert version.manifest.dimension == 512
+
+
+def test_sentence_rows_out_of_order_are_refused(tmp_path: Path) -> None:
+    """A document's sentences are consecutive rows: what is not cannot be quoted in order."""
+    folder = tmp_path / "documents"
+    ensure_documents_dir(folder)  # the seed article
+    (folder / "leuchtturm.txt").write_text("\n\n".join(LIGHTHOUSE[0]), "utf-8")
+    corpus = Corpus.from_documents(load_documents(folder))
+    corpus.save(tmp_path)
+    assert Corpus.load(tmp_path).sentences == corpus.sentences
+    np.save(tmp_path / "sentences.npy", np.roll(corpus.rows, -1, axis=0))  # the first goes last
+    with pytest.raises(ValueError, match="not consecutive"):
+        Corpus.load(tmp_path)
+
+
+def test_formats_that_serve_as_they_are_number_sentences_alike() -> None:
+    """Buttons under answers carry the numbering: a format 3 version rebuilt as format 4
+    keeps them working."""
+    assert bot.retrieval.store.numbering(3) == bot.retrieval.store.numbering(FORMAT_VERSION)
+    assert bot.retrieval.store.numbering(1) != bot.retrieval.store.numbering(FORMAT_VERSION)
 
 
 def test_a_reindex_splits_only_the_documents_that_changed(tmp_path: Path) -> None:

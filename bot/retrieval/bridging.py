@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import faiss
 import numpy as np
@@ -47,7 +48,7 @@ class TermBridge:
         exact = not isinstance(vectors, faiss.Index)
         self.index = word_index(vectors, exact=True) if exact else vectors
         spellings = [spelling_key(w) for w in self.words]
-        if spelling_order is None:
+        if not _orders(spelling_order, spellings):  # none, or saved under other spelling keys
             spelling_order = sorted(range(len(spellings)), key=spellings.__getitem__)
         self._by_spelling = spelling_order
         self._spellings = [spellings[i] for i in self._by_spelling]
@@ -130,6 +131,15 @@ def spelling_key(word: str) -> str:
     k where German writes z or k (Donetsk/Donezk); compare spellings on this key.
     """
     return word.replace("y", "j").replace("ts", "z").replace("c", "k")
+
+
+def _orders(order: list[int] | None, keys: list[str]) -> bool:
+    """Whether `order` lists every position of `keys` once, in ascending order of the keys."""
+    if order is None or len(order) != len(keys) or len(set(order)) != len(keys):
+        return False
+    if keys and not (min(order) == 0 and max(order) == len(keys) - 1):
+        return False
+    return all(keys[a] <= keys[b] for a, b in pairwise(order))
 
 
 def _keep(weights: dict[str, float], term: str, weight: float) -> None:

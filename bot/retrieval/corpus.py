@@ -7,6 +7,7 @@ million sentences loads as one array, and a `Sentence` is made when one is asked
 from __future__ import annotations
 
 import json
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -21,6 +22,8 @@ from bot.retrieval.splitting import RULES, split_document
 # The columns of `Corpus.rows`; PAGE is 0 in an unpaginated document.
 DOC, PARAGRAPH, NUMBER, START, END, PAGE = range(6)
 _FILES = ("corpus.json", "sentences.npy")
+_PAGE_STEP = 1 << 32  # a page's paragraphs number far below this
+_BLOCK = 10_000  # rows turned into Sentences at a time when iterating
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +65,15 @@ class Corpus:
         self._firsts = np.zeros(len(documents), dtype=np.int64)
         present, firsts = np.unique(numbers, return_index=True)
         self._firsts[present] = firsts
+        # Where a sentence stands within its document, ascending there: (page, paragraph).
+        self._places = rows[:, PAGE] * _PAGE_STEP + rows[:, PARAGRAPH]
 
     @classmethod
     def from_sentences(
         cls, documents: list[Document], sentences: Iterable[Sentence], *, rules: int = RULES
     ) -> Corpus:
-        """A corpus of these sentences; their text is taken from their documents."""
+        """A corpus of these sentences, which are grouped by document and numbered as
+        `from_documents` numbers them; their text is taken from their documents."""
         number = {d.doc_id: i for i, d in enumerate(documents)}
         rows = [
             (number[s.doc_id], s.paragraph, s.number, s.start, s.end, s.page or 0)
@@ -115,7 +121,12 @@ class Corpus:
         return slice(first, first + int(self._counts[number]))
 
     def sentence(self, row: int) -> Sentence:
-        doc, paragraph, number, start, end, page = self.rows[row].tolist()
+        row = operator.index(row)
+        return self._sentence(row, self.rows[row].tolist())
+
+    def _sentence(self, row: int, values: list[int]) -> Sentence:
+        """Sentence `row` from its row's `values`, its text cut from its document."""
+        doc, paragraph, number, start, end, page = values
         document = self.documents[doc]
         text = " ".join(document.text[start:end].split())
         return Sentence(row, document.doc_id, paragraph, number, start, end, text, page or None)
@@ -128,9 +139,9 @@ class Corpus:
         if doc_id not in self._doc_number:
             return []
         span = self._rows_of(doc_id)
-        rows = self.rows[span]
-        found = np.flatnonzero((rows[:, PARAGRAPH] == number) & (rows[:, PAGE] == (page or 0)))
-        return [self.sentence(span.start + int(i)) for i in found]
+        place = (page or 0) * _PAGE_STEP + number
+        lo, hi = np.searchsorted(self._places[span], [place, place + 1])
+        return [self.sentence(row) for row in range(span.start + int(lo), span.start + int(hi))]
 
     def neighbours(self, sentence: Sentence, width: int = 1) -> list[Sentence]:
         """`sentence` with up to `width` sentences before and after it in its paragraph."""
@@ -185,10 +196,7 @@ class Corpus:
             return cls.from_json(data)
         documents = [_document(d, {}) for d in data["documents"]]
         rows = np.load(folder / "sentences.npy")
-        if rows.ndim != 2 or rows.shape[1] != 6 or rows.dtype != np.int64:
-            raise ValueError(f"sentences.npy has shape {rows.shape} and type {rows.dtype}")
-        if len(rows) and not 0 <= rows[:, DOC].min() <= rows[:, DOC].max() < len(documents):
-            raise ValueError(f"sentences.npy names documents beyond the {len(documents)} stored")
+        _check(rows, documents)
         return cls(documents, rows, rules=data["rules"])
 
     def to_json(self) -> dict:
@@ -212,6 +220,7 @@ class Corpus:
             (number[doc_id], para, num, start, end, (page[0] if page else None) or 0)
             for doc_id, para, num, start, end, *page in data["sentences"]
         )
+        _check(rows, documents)
         return cls(documents, rows, rules=data.get("rules", 0))
 
 
@@ -231,13 +240,17 @@ class Sentences(Sequence[Sentence]):
     def __getitem__(self, key: int | slice) -> Sentence | list[Sentence]:
         if isinstance(key, slice):
             return [self._corpus.sentence(i) for i in range(*key.indices(len(self)))]
+        key = operator.index(key)
         row = key + len(self) if key < 0 else key
         if not 0 <= row < len(self):
             raise IndexError(f"sentence {key} of {len(self)}")
         return self._corpus.sentence(row)
 
     def __iter__(self) -> Iterator[Sentence]:
-        return (self._corpus.sentence(i) for i in range(len(self)))
+        rows = self._corpus.rows
+        for lo in range(0, len(rows), _BLOCK):  # a block's rows as Python ints at once
+            for row, values in enumerate(rows[lo : lo + _BLOCK].tolist(), start=lo):
+                yield self._corpus._sentence(row, values)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):
@@ -245,6 +258,30 @@ class Sentences(Sequence[Sentence]):
         return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
 
     __hash__ = None  # type: ignore[assignment]  # compared by content, like a list
+
+
+def _check(rows: np.ndarray, documents: list[Document]) -> None:
+    """Raise ValueError unless `rows` are as `from_documents` makes them: each document's
+    rows consecutive, each paragraph's sentences numbered 1, 2, … in consecutive rows, and
+    every sentence within its document's text."""
+    if rows.ndim != 2 or rows.shape[1] != 6 or rows.dtype != np.int64:
+        raise ValueError(f"sentence rows of shape {rows.shape} and type {rows.dtype}")
+    if not len(rows):
+        return
+    doc, number = rows[:, DOC], rows[:, NUMBER]
+    if doc.min() < 0 or doc.max() >= len(documents):
+        raise ValueError(f"sentence rows name documents beyond the {len(documents)} stored")
+    if np.count_nonzero(doc[1:] != doc[:-1]) != len(np.unique(doc)) - 1:
+        raise ValueError("a document's sentence rows are not consecutive")
+    where = rows[:, [DOC, PAGE, PARAGRAPH]]
+    same = (where[1:] == where[:-1]).all(axis=1)
+    follows = np.where(same, number[1:] == number[:-1] + 1, number[1:] == 1)
+    if number[0] != 1 or not follows.all():
+        raise ValueError("a paragraph's sentences are not numbered 1, 2, … in a row")
+    lengths = np.array([len(d.text) for d in documents], dtype=np.int64)[doc]
+    start, end = rows[:, START], rows[:, END]
+    if not ((start >= 0) & (start <= end) & (end <= lengths)).all():
+        raise ValueError("a sentence lies outside its document's text")
 
 
 def _array(rows: Iterable[tuple[int, ...]]) -> np.ndarray:

@@ -47,9 +47,12 @@ class Runtime:
         A reindex that changes no document keeps the tag, so the buttons under earlier
         answers keep working; one that changes a document makes them stale.
         """
+        from bot.retrieval.store import numbering  # loads faiss: a serving bot has it loaded
+
         manifest = self.services.searcher.version.manifest
         documents = ",".join(f"{d}:{c}" for d, c in sorted(manifest.documents.items()))
-        return version_tag(f"{manifest.format_version}|{manifest.model}|{documents}")
+        numbered = numbering(manifest.format_version)
+        return version_tag(f"{numbered}|{manifest.model}|{documents}")
 
 
 @dataclass
