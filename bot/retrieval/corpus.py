@@ -95,15 +95,16 @@ class Corpus:
             previous = None  # split under other rules: nothing of it is reused
         for number, doc in enumerate(docs):
             kept = previous._unchanged(doc) if previous is not None else None
-            if kept is None:
+            if kept is not None:
+                kept = kept.copy()
+                kept[:, DOC] = number  # its place in this corpus
+            else:
                 split = split_document(doc.text, language=doc.language, page_starts=doc.page_starts)
                 kept = _array(
                     (number, para.number, n, span.start, span.end, para.page or 0)
                     for para in split
                     for n, span in enumerate(para.sentences, start=1)
                 )
-            kept = np.array(kept)
-            kept[:, DOC] = number
             blocks.append(kept)
         return cls(docs, np.concatenate(blocks) if blocks else _array([]))
 
@@ -169,7 +170,7 @@ class Corpus:
 
     def languages(self) -> np.ndarray:
         """Per sentence, its document's language."""
-        by_number = np.array([d.language for d in self.documents] or ["de"], dtype="<U8")
+        by_number = np.array([d.language for d in self.documents], dtype="<U8")
         return by_number[self.rows[:, DOC]]
 
     def main_language(self) -> str:

@@ -46,15 +46,13 @@ logger = logging.getLogger(__name__)
 # are rebuilt, except format 3, which holds the same corpus and serves as it is.
 FORMAT_VERSION = 4
 SERVES_AS_IS = (3, FORMAT_VERSION)
+INDEX_TYPES = ("flat", "hnsw")
 
 
 def numbering(format_version: int) -> int:
     """The format whose sentence numbering a version of `format_version` has: the formats
     that serve as they are number the same documents' sentences alike."""
     return FORMAT_VERSION if format_version in SERVES_AS_IS else format_version
-
-
-INDEX_TYPES = ("flat", "hnsw")
 
 
 @dataclass(frozen=True, slots=True)
