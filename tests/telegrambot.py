@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.context import Runtime
 from bot.telegram.keyboards import EXAMPLE, VOTE, decode
+from bot.telegram.outbox import Outbox
 from bot.telegram.runner import webhook_secret
 from bot.telegram.web import serve
 
@@ -32,6 +33,10 @@ ADMIN = 4242
 WAIT = 15.0  # seconds; generous for a slow machine, short enough to fail instead of hanging
 REINDEX_WAIT = 120.0  # a reindex embeds with the real model
 HOOK = "/telegram/hook"
+# Seconds between two messages in one chat for bots under test whose subject is not the flood
+# limits: the fake server does not need Telegram's second (tests that turn its flood control
+# on keep it), and a test's replies to one chat would otherwise wait a second each.
+QUICK_CHAT_INTERVAL = 0.05
 
 GERMAN_QUESTION = "Wer besuchte im Juni Pjöngjang?"
 ENGLISH_QUESTION = "What did professor Lim say about ammunition supplies?"
@@ -53,10 +58,19 @@ def bot_settings(base: Settings, api: FakeBotAPI, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+def outbox(*, telegram_pacing: bool = False) -> Outbox:
+    """The rate limiter for a bot under test: Telegram's limits, or quicker chat pacing."""
+    return Outbox() if telegram_pacing else Outbox(chat_interval=QUICK_CHAT_INTERVAL)
+
+
 @contextlib.asynccontextmanager
-async def polling_bot(settings: Settings, services: Services) -> AsyncIterator[Application]:
+async def polling_bot(
+    settings: Settings, services: Services, *, telegram_pacing: bool = False
+) -> AsyncIterator[Application]:
     """The real Application, started with long polling like `python -m bot run` does."""
-    app = build_application(settings, services=services)
+    app = build_application(
+        settings, services=services, outbox=outbox(telegram_pacing=telegram_pacing)
+    )
     async with app:
         async with asyncio.timeout(WAIT):
             await app.post_init(app)
@@ -90,7 +104,7 @@ async def webhook_bot(
     stopping = asyncio.Event()
     serving = asyncio.create_task(
         serve(
-            build_application(config, services=services),
+            build_application(config, services=services, outbox=outbox()),
             config,
             secret=webhook_secret(config),  # as `python -m bot run` checks and passes it
             sockets=sockets,

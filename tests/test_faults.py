@@ -168,7 +168,7 @@ async def test_flood_limits_are_kept_instead_of_hitting_429s(
     question is answered, no 429 is returned, and one chat never gets two messages in a
     second (Telegram's limits: 30 a second per bot, one a second per chat)."""
     api.flood_control(per_chat_per_second=1, global_per_second=30)
-    async with polling_bot(bot_settings(settings, api), services):
+    async with polling_bot(bot_settings(settings, api), services, telegram_pacing=True):
         for question in [GERMAN_QUESTION, ENGLISH_QUESTION] * 2 + ["Wie hoch ist der Eiffelturm?"]:
             api.send_text(question)
         crowd = [7000 + n for n in range(40)]

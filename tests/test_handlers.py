@@ -18,7 +18,7 @@ import pytest_asyncio
 from fakebotapi import DEFAULT_GROUP_CHAT_ID, DEFAULT_USER_ID, FakeBotAPI
 from telegram import Update
 from telegram.ext import Application
-from telegrambot import ADMIN, GERMAN_QUESTION, blockquotes, bot_settings, buttons
+from telegrambot import ADMIN, GERMAN_QUESTION, blockquotes, bot_settings, buttons, outbox
 
 from bot.answering.i18n import text
 from bot.app.services import Services
@@ -32,7 +32,7 @@ STRANGER = 777
 @contextlib.asynccontextmanager
 async def handling(settings: Settings, services: Services) -> AsyncIterator[Application]:
     """The real Application, initialized as `python -m bot run` does, but not fetching."""
-    app = build_application(settings, services=services)
+    app = build_application(settings, services=services, outbox=outbox())
     async with app:
         await app.post_init(app)
         try:

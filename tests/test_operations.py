@@ -22,6 +22,7 @@ from telegrambot import (
     ask,
     blockquotes,
     bot_settings,
+    outbox,
     quiet,
     webhook_bot,
 )
@@ -171,7 +172,7 @@ async def test_healthz_is_503_until_the_index_is_loaded(
     api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
     """Before post_init has loaded model and index, /healthz says so with 503."""
-    app = build_application(bot_settings(settings, api), services=services)
+    app = build_application(bot_settings(settings, api), services=services, outbox=outbox())
     sockets = bind_sockets(0, "127.0.0.1")
     server = WebhookServer(app, path=HOOK, secret=SECRET)
     server.add_sockets(sockets)

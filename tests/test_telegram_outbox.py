@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from fakebotapi import FakeBotAPI
 from telegram.ext import Application
-from telegrambot import ADMIN, WAIT, command, report
+from telegrambot import ADMIN, WAIT, bot_settings, command, polling_bot, report
 
 from bot.answering.i18n import text
+from bot.app.services import Services
+from bot.settings import Settings
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning"),
@@ -24,16 +26,17 @@ async def test_an_admin_reply_is_retried_when_the_way_fails(
 
 
 async def test_admin_replies_and_edits_keep_to_the_chat_flood_limit(
-    api: FakeBotAPI, app: Application
+    api: FakeBotAPI, settings: Settings, services: Services
 ) -> None:
     """A reindex edits its message while /status and /docs are answered in the same chat:
     no 429, and never two of them in one second."""
     api.flood_control(per_chat_per_second=1, global_per_second=30)
-    started = await command(api, "/reindex")
-    for line in ("/status", "/docs", "/status"):
-        api.send_text(line, user_id=ADMIN, language_code="en")
-    await report(api, since=started["message_id"] - 1)
-    await api.wait_for(lambda: len(api.calls_to("sendMessage")) >= 4, timeout=WAIT)
+    async with polling_bot(bot_settings(settings, api), services, telegram_pacing=True):
+        started = await command(api, "/reindex")
+        for line in ("/status", "/docs", "/status"):
+            api.send_text(line, user_id=ADMIN, language_code="en")
+        await report(api, since=started["message_id"] - 1)
+        await api.wait_for(lambda: len(api.calls_to("sendMessage")) >= 4, timeout=WAIT)
     assert api.stats["429"] == 0
     times = sorted(message["sent_at"] for message in api.messages(ADMIN))
     assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:], strict=False))

@@ -104,15 +104,18 @@ def checked_token(settings: Settings) -> str:
     return token.strip()
 
 
-def build_application(settings: Settings, *, services: Services | None = None) -> Application:
-    """The bot with all handlers; `services` are opened in post_init unless given.
+def build_application(
+    settings: Settings, *, services: Services | None = None, outbox: Outbox | None = None
+) -> Application:
+    """The bot with all handlers; `services` are opened in post_init unless given, and
+    `outbox` (the rate limiter) keeps to Telegram's limits unless given.
 
     Raises:
         ValueError: the token or the rate limit setting is malformed.
     """
     root = settings.telegram_api_url
     limiter = QuestionLimiter(settings.rate_limit)
-    durable, outbox = Durable(settings.journal_db), Outbox()
+    durable, outbox = Durable(settings.journal_db), outbox or Outbox()
     application = (
         ApplicationBuilder()
         .token(checked_token(settings))

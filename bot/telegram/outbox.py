@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PER_SECOND = 30  # Telegram: about 30 messages a second per bot
+CHAT_INTERVAL = 1.0  # seconds between two messages in one chat
 GROUP_PER_MINUTE = 20  # and 20 a minute per group
 PATIENCE = 25.0  # seconds a reply is retried: within systemd's 30 s to stop, if it must
 MAX_BACKOFF = 10.0
@@ -132,8 +133,9 @@ class Slots:
 class Outbox(BaseRateLimiter[RateLimitArgs]):
     """Paces and retries every Bot API request (PTB's rate limiter interface).
 
-    A request waits for a slot of its chat when it puts or changes a message there (one a
-    second; in groups also 20 a minute) and for one of the bot (30 a second; answers to
+    A request waits for a slot of its chat when it puts or changes a message there (one
+    each `chat_interval` seconds, by default Telegram's one a second; in groups also 20 a
+    minute) and for one of the bot (30 a second; answers to
     button taps and inline queries go first), then is made. A 429 waits its retry_after; a
     5xx, a lost connection or a connect timeout backs off (0.5 s doubling to 10 s,
     jittered) and tries again, for up to `patience` seconds (a call may pass its own as
@@ -143,8 +145,14 @@ class Outbox(BaseRateLimiter[RateLimitArgs]):
     again, since it may have arrived: one reply twice is worse than one reply late.
     """
 
-    def __init__(self, *, per_second: int = PER_SECOND, patience: float = PATIENCE) -> None:
-        self.patience = patience
+    def __init__(
+        self,
+        *,
+        per_second: int = PER_SECOND,
+        chat_interval: float = CHAT_INTERVAL,
+        patience: float = PATIENCE,
+    ) -> None:
+        self.patience, self.chat_interval = patience, chat_interval
         self.connection = Connection()
         self.stats: dict[str, int] = {"429 waited out": 0, "retried": 0, "given up": 0}
         self._bot = Slots(per_second, 1.0)
@@ -247,7 +255,7 @@ class Outbox(BaseRateLimiter[RateLimitArgs]):
             self._chats = {k: v for k, v in self._chats.items() if not all(s.idle for s in v)}
         if chat_id not in self._chats:
             group = [Slots(GROUP_PER_MINUTE, 60.0)] if _is_group(chat_id) else []
-            self._chats[chat_id] = [Slots(1, 1.0), *group]
+            self._chats[chat_id] = [Slots(1, self.chat_interval), *group]
         return self._chats[chat_id]
 
 
