@@ -12,6 +12,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from bot.lazy import exit_quickly
 from bot.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -166,4 +167,4 @@ def _parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_quickly(main())

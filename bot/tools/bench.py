@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.lazy import exit_quickly
+
 ROOT = Path(__file__).resolve().parents[2]
 DEV_QUESTIONS = (
     "../shared/eval/dev_questions.jsonl",
@@ -290,4 +292,4 @@ def row(label: str, value: object) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_quickly(main())

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.lazy import exit_quickly
 from bot.retrieval.config import RetrievalConfig, overridden
 from bot.retrieval.corpus import Corpus
 from bot.retrieval.language import detect_language
@@ -207,4 +208,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_quickly(main())

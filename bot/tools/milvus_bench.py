@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.app.services import open_services
+from bot.lazy import exit_quickly
 from bot.retrieval.embedding import embed_queries
 from bot.retrieval.lexical import LexicalIndex
 from bot.settings import Settings
@@ -136,4 +137,4 @@ def _percentiles(values: list[float]) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_quickly(main())

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.lazy import exit_quickly
 from bot.retrieval.documents import ensure_documents_dir
 from bot.tools.bench import answer_times, process_age, row
 from bot.tools.generate import heaps_exponent, write_documents
@@ -172,3 +173,4 @@ def _fmt(value: float) -> str:
 if __name__ == "__main__":
     step, folder, *rest = sys.argv[1:]
     print(json.dumps(_step(step, Path(folder), *(int(r) for r in rest))))
+    exit_quickly(0)
