@@ -84,7 +84,7 @@ async def local_site() -> AsyncIterator[Site]:
         ("/image", image),
     ]:
         app.router.add_get(path, handler)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)  # /slow need not finish after a test
     await runner.setup()
     server = web.TCPSite(runner, "127.0.0.1", 0)
     await server.start()
