@@ -415,7 +415,12 @@ class FakeBotAPI:
         requested = request.match_info["method"]
         method = self._canonical.get(requested.lower(), requested)
         try:
-            params = await _read_params(request)
+            try:
+                params = await _read_params(request)
+            except ConnectionResetError:
+                # The client went away before its request had arrived (a long poll cancelled
+                # as the bot stops): like Telegram, count no call and answer no one.
+                return web.Response(status=400)
             self.calls.append(Call(method, params))
             self.stats["requests"] += 1
             self._notify()

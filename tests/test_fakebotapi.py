@@ -6,6 +6,7 @@ import asyncio
 import datetime as dtm
 import html
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -117,6 +118,25 @@ async def test_raw_http_envelopes_and_body_formats(api: FakeBotAPI) -> None:
         async with http.post(f"{api.base_url}{TOKEN}/sendMessage", data=form) as response:
             assert (await response.json())["result"]["text"] == "123"
     assert api.calls_to("sendMessage")[-1]["reply_markup"] == markup
+
+
+async def test_a_request_cut_off_before_its_body_arrived_is_no_call(
+    api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As a bot's long poll cancelled while it is being sent: nothing counted, nothing logged."""
+    reader, writer = await asyncio.open_connection(api.host, api.port)
+    writer.write(
+        f"POST /bot{TOKEN}/getUpdates HTTP/1.1\r\nHost: {api.host}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+        "timeout=1".encode()
+    )
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the server is reading the body now
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.2)
+    assert not api.calls_to("getUpdates")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 # ------------------------------------------------------------------------------ updates
