@@ -124,7 +124,7 @@ async def test_a_request_cut_off_before_its_body_arrived_is_no_call(
     api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
     """As a bot's long poll cancelled while it is being sent: nothing counted, nothing logged."""
-    reader, writer = await asyncio.open_connection(api.host, api.port)
+    _, writer = await asyncio.open_connection(api.host, api.port)
     writer.write(
         f"POST /bot{TOKEN}/getUpdates HTTP/1.1\r\nHost: {api.host}\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"

@@ -135,10 +135,10 @@ class Outbox(BaseRateLimiter[RateLimitArgs]):
 
     A request waits for a slot of its chat when it puts or changes a message there (one
     each `chat_interval` seconds, by default Telegram's one a second; in groups also 20 a
-    minute) and for one of the bot (30 a second; answers to
-    button taps and inline queries go first), then is made. A 429 waits its retry_after; a
-    5xx, a lost connection or a connect timeout backs off (0.5 s doubling to 10 s,
-    jittered) and tries again, for up to `patience` seconds (a call may pass its own as
+    minute) and for one of the bot (30 a second; answers to button taps and inline queries
+    go first), then is made. A 429 waits its retry_after; a 5xx, a lost connection or a
+    connect timeout backs off (0.5 s doubling to 10 s, jittered) and tries again, for up to
+    `patience` seconds (a call may pass its own as
     `rate_limit_args={"patience": seconds}`). PTB's interface leaves errors other than 429
     to the caller; these are retried here because they are the way's, not the request's.
     A request the server received but did not answer in time (read timeout) is not sent
